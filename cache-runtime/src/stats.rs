@@ -1,0 +1,114 @@
+//! Hit, miss and error counters that never make two cores write one cache line.
+//!
+//! Each thread bumps its own counters (a plain load and store, no locked
+//! instruction); [`Counters::snapshot`] sums them when someone asks.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use thread_local::ThreadLocal;
+
+/// A point-in-time summary of one cache.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Calls answered from the cache.
+    pub hits: u64,
+    /// Calls that ran the function (or waited for a concurrent run of it).
+    pub misses: u64,
+    /// Entries removed to make room.
+    pub evictions: u64,
+    /// Entries found expired and reclaimed.
+    pub expirations: u64,
+    /// Store failures (for example an unreachable Redis); each one was served as a miss.
+    pub errors: u64,
+    /// Entries held now.
+    pub len: usize,
+    /// The bound on entries; `None` when unbounded.
+    pub capacity: Option<usize>,
+}
+
+impl Stats {
+    /// `hits / (hits + misses)`, or 0 before the first call.
+    pub fn hit_ratio(&self) -> f64 {
+        let calls = self.hits + self.misses;
+        if calls == 0 {
+            0.0
+        } else {
+            self.hits as f64 / calls as f64
+        }
+    }
+}
+
+#[derive(Default)]
+struct ThreadCounters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    errors: AtomicU64,
+}
+
+/// The per-thread counters of one cache.
+#[derive(Default)]
+pub(crate) struct Counters {
+    per_thread: ThreadLocal<ThreadCounters>,
+}
+
+/// Adds one to a counter only this thread writes.
+#[inline]
+fn bump(counter: &AtomicU64) {
+    counter.store(counter.load(Relaxed).wrapping_add(1), Relaxed);
+}
+
+impl Counters {
+    #[inline]
+    fn mine(&self) -> &ThreadCounters {
+        self.per_thread.get_or_default()
+    }
+
+    #[inline]
+    pub(crate) fn hit(&self) {
+        bump(&self.mine().hits);
+    }
+
+    #[inline]
+    pub(crate) fn miss(&self) {
+        bump(&self.mine().misses);
+    }
+
+    #[inline]
+    pub(crate) fn error(&self) {
+        bump(&self.mine().errors);
+    }
+
+    /// Sums every thread's counters into `into`.
+    pub(crate) fn add_to(&self, into: &mut Stats) {
+        for counters in self.per_thread.iter() {
+            into.hits += counters.hits.load(Relaxed);
+            into.misses += counters.misses.load(Relaxed);
+            into.errors += counters.errors.load(Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_from_many_threads_add_up() {
+        let counters = Counters::default();
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..1000 {
+                        counters.hit();
+                    }
+                    counters.miss();
+                    counters.error();
+                });
+            }
+        });
+        let mut stats = Stats::default();
+        counters.add_to(&mut stats);
+        assert_eq!((stats.hits, stats.misses, stats.errors), (4000, 4, 4));
+        assert!((stats.hit_ratio() - 4000.0 / 4004.0).abs() < 1e-12);
+    }
+}

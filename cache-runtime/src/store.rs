@@ -1,0 +1,293 @@
+//! The in-memory store: sharded exact LRUs with TTL entries, fronted by
+//! per-thread tables of hot entries.
+
+use std::borrow::Borrow;
+use std::cell::RefCell;
+use std::hash::{BuildHasher, Hash};
+use std::num::NonZeroUsize;
+
+use thread_local::ThreadLocal;
+
+use crate::clock::{Clock, Nanos};
+use crate::config::{Capacity, Config};
+use crate::front::{Front, FrontHit};
+use crate::shard::{Entry, Found, Shard};
+use crate::stats::{Counters, Stats};
+
+/// The result of a lookup.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Lookup<V> {
+    /// A live value.
+    Hit(V),
+    /// An expired value, kept because the cache serves stale values
+    /// (`stale_if_error`, `refresh_ahead`); `expired_for` is in nanoseconds.
+    Stale {
+        /// The expired value.
+        value: V,
+        /// How long ago it expired, in nanoseconds.
+        expired_for: Nanos,
+    },
+    /// Nothing usable.
+    Miss,
+}
+
+/// A bounded, sharded LRU with a TTL per entry.
+///
+/// Shards are a power of two, four per core (fewer for tiny caches), and the
+/// bound is split between them, so the total never exceeds the configured size
+/// while eviction order is exact only within a shard.
+pub struct MemoryStore<K: Send, V: Send> {
+    shards: Box<[Shard<K, V>]>,
+    shard_shift: u32,
+    hasher: foldhash::fast::RandomState,
+    fronts: Option<ThreadLocal<RefCell<Front<K, V>>>>,
+    front_slots: usize,
+    counters: Counters,
+    clock: Clock,
+    config: Config<V>,
+}
+
+fn default_shard_count(capacity: Capacity) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    let wanted = (cores * 4).next_power_of_two();
+    match capacity {
+        // The largest power of two not above `entries`, so every shard holds at least one.
+        Capacity::Bounded(entries) => wanted.min(1 << entries.max(1).ilog2()),
+        Capacity::Unbounded => wanted,
+    }
+}
+
+impl<K, V> MemoryStore<K, V>
+where
+    K: Hash + Eq + Clone + Send,
+    V: Clone + Send,
+{
+    /// A store for `config`, reading the process-wide coarse clock.
+    pub fn new(config: Config<V>) -> Self {
+        Self::with_clock(config, Clock::coarse())
+    }
+
+    /// A store for `config` reading `clock` (a mock clock in tests).
+    pub fn with_clock(config: Config<V>, clock: Clock) -> Self {
+        Self::with_shards(config, clock, default_shard_count(config.capacity))
+    }
+
+    /// A store with exactly `shards` shards (a power of two, at most the size).
+    ///
+    /// # Panics
+    /// If `shards` is not a power of two or exceeds a bounded size.
+    pub fn with_shards(config: Config<V>, clock: Clock, shards: usize) -> Self {
+        assert!(shards.is_power_of_two(), "shard count must be a power of two");
+        let capacity = match config.capacity {
+            Capacity::Bounded(entries) => {
+                assert!(entries >= shards, "more shards than entries");
+                Some(entries)
+            }
+            Capacity::Unbounded => None,
+        };
+        let shard_capacity = |index: usize| {
+            capacity.map(|entries| {
+                let extra = usize::from(index < entries % shards);
+                NonZeroUsize::new(entries / shards + extra).expect("at least one entry per shard")
+            })
+        };
+        // A sliding TTL must be renewed on every hit, which a front copy cannot do.
+        let fronts = (!config.sliding).then(ThreadLocal::new);
+        Self {
+            shards: (0..shards).map(|i| Shard::new(shard_capacity(i))).collect(),
+            shard_shift: 64 - shards.ilog2(),
+            hasher: foldhash::fast::RandomState::default(),
+            fronts,
+            front_slots: Front::<K, V>::slots_for(capacity),
+            counters: Counters::default(),
+            clock,
+            config,
+        }
+    }
+
+    /// The configuration the store was built with.
+    pub fn config(&self) -> &Config<V> {
+        &self.config
+    }
+
+    /// The clock TTLs are checked against.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    #[inline]
+    fn shard(&self, hash: u64) -> &Shard<K, V> {
+        // `checked_shr` handles the single-shard case (a shift by 64).
+        let index = hash.checked_shr(self.shard_shift).unwrap_or(0) as usize;
+        &self.shards[index]
+    }
+
+    /// Looks `key` up and counts a hit, or a miss (expired values count as misses).
+    #[inline]
+    pub fn lookup<Q>(&self, key: &Q) -> Lookup<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hasher.hash_one(key);
+        let shard = self.shard(hash);
+        if let Some(front) = self.front() {
+            if let Ok(mut front) = front.try_borrow_mut() {
+                let version = shard.version();
+                if let FrontHit::Value { value, promote } =
+                    front.find(hash, key, version, || self.clock.now())
+                {
+                    drop(front);
+                    if promote {
+                        shard.promote(key);
+                    }
+                    self.counters.hit();
+                    return Lookup::Hit(value);
+                }
+            }
+        }
+        let found = self.probe_shard(shard, hash, key);
+        match found {
+            Lookup::Hit(_) => self.counters.hit(),
+            _ => self.counters.miss(),
+        }
+        found
+    }
+
+    /// Looks `key` up in the shared store without counting it.
+    pub(crate) fn probe<Q>(&self, key: &Q) -> Lookup<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hasher.hash_one(key);
+        self.probe_shard(self.shard(hash), hash, key)
+    }
+
+    fn front(&self) -> Option<&RefCell<Front<K, V>>> {
+        let fronts = self.fronts.as_ref()?;
+        Some(fronts.get_or(|| RefCell::new(Front::new(self.front_slots))))
+    }
+
+    fn probe_shard<Q>(&self, shard: &Shard<K, V>, hash: u64, key: &Q) -> Lookup<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let now = self.clock.now();
+        match shard.get(key, now, &self.config) {
+            Found::Fresh {
+                key,
+                value,
+                expires_at,
+                version,
+            } => {
+                if let Some(Ok(mut front)) = self.front().map(RefCell::try_borrow_mut) {
+                    front.fill(hash, key, value.clone(), version, expires_at);
+                }
+                Lookup::Hit(value)
+            }
+            Found::Stale { value, expired_at } => Lookup::Stale {
+                value,
+                expired_for: now.saturating_sub(expired_at),
+            },
+            Found::Absent => Lookup::Miss,
+        }
+    }
+
+    /// A live value for `key`, without counting, promoting or running anything.
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hasher.hash_one(key);
+        self.shard(hash).peek(key, self.clock.now())
+    }
+
+    /// Stores `value` for `key` under the configured expiry policy; values the
+    /// policy skips (`skip_none`) are not stored.
+    pub fn insert(&self, key: K, value: V) {
+        if self.config.skips(&value) {
+            return;
+        }
+        let now = self.clock.now();
+        let expires_at = self.config.expiry(now, &value);
+        let hash = self.hasher.hash_one(&key);
+        self.shard(hash)
+            .insert(key, Entry { value, expires_at }, now);
+    }
+
+    /// Removes `key`; tells whether an entry was there.
+    pub fn remove<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hasher.hash_one(key);
+        self.shard(hash).remove(key)
+    }
+
+    /// Removes every entry.
+    pub fn clear(&self) {
+        self.shards.iter().for_each(Shard::clear);
+    }
+
+    /// Entries held (expired entries not yet reclaimed included).
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(Shard::len).sum()
+    }
+
+    /// Whether the store holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Counts a store error (used by remote tiers).
+    pub fn record_error(&self) {
+        self.counters.error();
+    }
+
+    /// Sums the counters of every thread and shard.
+    pub fn stats(&self) -> Stats {
+        let mut stats = Stats {
+            evictions: self.shards.iter().map(Shard::evictions).sum(),
+            expirations: self.shards.iter().map(Shard::expirations).sum(),
+            len: self.len(),
+            capacity: match self.config.capacity {
+                Capacity::Bounded(entries) => Some(entries),
+                Capacity::Unbounded => None,
+            },
+            ..Stats::default()
+        };
+        self.counters.add_to(&mut stats);
+        stats
+    }
+
+    /// The number of shards.
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn shard_keys_lru_first(&self, key_in_shard: &K) -> Vec<K> {
+        self.shard(self.hasher.hash_one(key_in_shard)).keys_lru_first()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn same_shard(&self, a: &K, b: &K) -> bool {
+        std::ptr::eq(
+            self.shard(self.hasher.hash_one(a)),
+            self.shard(self.hasher.hash_one(b)),
+        )
+    }
+}
+
+impl<K: Send, V: Send> std::fmt::Debug for MemoryStore<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("config", &self.config)
+            .field("shards", &self.shards.len())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,38 @@
+//! # memocache
+//!
+//! Memoize a function with one attribute. `#[cached]` wraps a synchronous
+//! function: every later call with the same arguments returns from a sized,
+//! sharded LRU in process memory, with an optional TTL per entry, computed once
+//! per key even when many threads ask at the same time.
+//!
+//! ```
+//! use memocache::cached;
+//!
+//! #[cached(size = 1000, ttl = "10m")]
+//! fn slow_square(n: u64) -> u64 {
+//!     n * n
+//! }
+//!
+//! assert_eq!(slow_square(7), 49); // runs the body
+//! assert_eq!(slow_square(7), 49); // answered from the cache
+//! assert_eq!(SLOW_SQUARE.stats().hits, 1);
+//! SLOW_SQUARE.invalidate(&7);
+//! ```
+//!
+//! Every annotated function gets a handle static named after it in capitals
+//! (`SLOW_SQUARE`), a [`Cache`], to invalidate, clear, read or insert entries
+//! and read [`Stats`]. See the README for every attribute option and the exact
+//! semantics.
+#![deny(missing_docs)]
+
+pub use memocache_macros::cached;
+pub use memocache_runtime::{
+    Cache, Capacity, Clock, Config, Lookup, MemoryStore, MockTime, Stats, DEFAULT_SIZE,
+};
+
+/// What the generated code calls. Not a public API: it may change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use core::time::Duration;
+    pub use memocache_runtime::{call_sync, Cache, Config, Fallible, Plain};
+}
