@@ -25,7 +25,11 @@
 //! semantics.
 #![deny(missing_docs)]
 
+#[cfg(feature = "tokio")]
+pub use memocache_macros::async_cached;
 pub use memocache_macros::cached;
+#[cfg(feature = "tokio")]
+pub use memocache_runtime::AsyncCache;
 pub use memocache_runtime::{
     Cache, Capacity, Clock, Config, Lookup, MemoryStore, MockTime, Stats, DEFAULT_SIZE,
 };
@@ -34,5 +38,7 @@ pub use memocache_runtime::{
 #[doc(hidden)]
 pub mod __private {
     pub use core::time::Duration;
-    pub use memocache_runtime::{call_sync, Cache, Config, Fallible, Plain};
+    #[cfg(feature = "tokio")]
+    pub use memocache_runtime::{call_async, call_async_refreshing};
+    pub use memocache_runtime::{call_sync, Config, Fallible, Plain};
 }

@@ -11,16 +11,24 @@
 //! Users depend on the `memocache` crate, which re-exports this one.
 #![deny(missing_docs)]
 
+#[cfg(feature = "tokio")]
+mod async_cache;
 mod cache;
 mod clock;
 mod config;
+mod core;
 mod flight;
 mod front;
 mod shape;
 mod shard;
 mod stats;
 mod store;
+#[cfg(feature = "tokio")]
+mod task_latch;
+mod thread_latch;
 
+#[cfg(feature = "tokio")]
+pub use async_cache::{call_async, call_async_refreshing, AsyncCache};
 pub use cache::{call_sync, Cache};
 pub use clock::{Clock, MockTime, Nanos};
 pub use config::{Capacity, Config, DEFAULT_SIZE};

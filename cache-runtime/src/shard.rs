@@ -182,13 +182,6 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         self.lru.lock().len()
     }
 
-    /// Keys from least to most recently used (for tests against a model).
-    #[cfg(test)]
-    pub(crate) fn keys_lru_first(&self) -> Vec<K> {
-        let lru = self.lru.lock();
-        lru.iter().rev().map(|(k, _)| k.clone()).collect()
-    }
-
     pub(crate) fn evictions(&self) -> u64 {
         self.evictions.load(Ordering::Relaxed)
     }

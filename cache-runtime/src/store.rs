@@ -122,7 +122,8 @@ where
         &self.shards[index]
     }
 
-    /// Looks `key` up and counts a hit, or a miss (expired values count as misses).
+    /// Looks `key` up and counts a hit or a miss. A stale value is not counted:
+    /// the caller counts it as a hit if it serves it and as a miss otherwise.
     #[inline]
     pub fn lookup<Q>(&self, key: &Q) -> Lookup<V>
     where
@@ -149,7 +150,8 @@ where
         let found = self.probe_shard(shard, hash, key);
         match found {
             Lookup::Hit(_) => self.counters.hit(),
-            _ => self.counters.miss(),
+            Lookup::Miss => self.counters.miss(),
+            Lookup::Stale { .. } => {}
         }
         found
     }
@@ -248,6 +250,17 @@ where
         self.counters.error();
     }
 
+    /// Counts a miss that [`MemoryStore::lookup`] left to the caller.
+    pub(crate) fn record_miss(&self) {
+        self.counters.miss();
+    }
+
+    /// Counts a hit that [`MemoryStore::lookup`] left to the caller.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn record_hit(&self) {
+        self.counters.hit();
+    }
+
     /// Sums the counters of every thread and shard.
     pub fn stats(&self) -> Stats {
         let mut stats = Stats {
@@ -267,19 +280,6 @@ where
     /// The number of shards.
     pub fn shard_count(&self) -> usize {
         self.shards.len()
-    }
-
-    #[cfg(test)]
-    pub(crate) fn shard_keys_lru_first(&self, key_in_shard: &K) -> Vec<K> {
-        self.shard(self.hasher.hash_one(key_in_shard)).keys_lru_first()
-    }
-
-    #[cfg(test)]
-    pub(crate) fn same_shard(&self, a: &K, b: &K) -> bool {
-        std::ptr::eq(
-            self.shard(self.hasher.hash_one(a)),
-            self.shard(self.hasher.hash_one(b)),
-        )
     }
 }
 

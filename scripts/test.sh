@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The project's test command (README): format, lints, then every test of the
+# workspace with every feature (unit, integration, trybuild UI and doc tests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Installs what a fresh machine of this kind may lack. Runs as root in CI.
+ensure_tools() {
+    for component in rustfmt clippy; do
+        if ! rustup component list --installed 2>/dev/null | grep -q "^${component}"; then
+            rustup component add "$component"
+        fi
+    done
+    if ! command -v redis-server >/dev/null 2>&1; then
+        # Redis tests start their own throwaway redis-server instances.
+        apt-get update
+        DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server
+        command -v redis-server >/dev/null || { echo "redis-server could not be installed" >&2; exit 1; }
+    fi
+}
+
+ensure_tools
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --all-features -- -D warnings
+cargo test --workspace --all-features
