@@ -143,7 +143,7 @@ where
     Fut: Future<Output = R> + Send + 'static,
 {
     let core = cache.core.get();
-    let window = cache.core.config.refresh_ahead.map_or(0, crate::clock::duration_nanos);
+    let window = cache.core.config.refresh_ahead.unwrap_or_default();
     let stale = match core.store.lookup(&key) {
         Lookup::Hit(value) => return S::from_value(value),
         Lookup::Stale { value, expired_for } => {

@@ -99,6 +99,7 @@ where
 
 /// Runs a `#[cached]` function: answers from the cache, or runs `body` once per
 /// cold key however many threads ask for it.
+#[inline]
 pub fn call_sync<K, V, R, S, F>(cache: &Cache<K, V>, key: K, _shape: S, body: F) -> R
 where
     K: Hash + Eq + Clone + Send,
@@ -106,15 +107,27 @@ where
     S: ReturnShape<R, Value = V>,
     F: FnOnce() -> R,
 {
+    match cache.core.get().store.lookup(&key) {
+        Lookup::Hit(value) => S::from_value(value),
+        Lookup::Stale { value, .. } => miss::<K, V, R, S, F>(cache, key, Some(value), body),
+        Lookup::Miss => miss::<K, V, R, S, F>(cache, key, None, body),
+    }
+}
+
+/// The miss path, kept out of line so that the hit path stays small.
+#[cold]
+#[inline(never)]
+fn miss<K, V, R, S, F>(cache: &Cache<K, V>, key: K, stale: Option<V>, body: F) -> R
+where
+    K: Hash + Eq + Clone + Send,
+    V: Clone + Send,
+    S: ReturnShape<R, Value = V>,
+    F: FnOnce() -> R,
+{
     let core = cache.core.get();
-    let stale = match core.store.lookup(&key) {
-        Lookup::Hit(value) => return S::from_value(value),
-        Lookup::Stale { value, .. } => {
-            core.store.record_miss();
-            Some(value)
-        }
-        Lookup::Miss => None,
-    };
+    if stale.is_some() {
+        core.store.record_miss();
+    }
     if !cache.core.config.single_flight {
         return core.settle::<S, R>(key, body(), stale);
     }

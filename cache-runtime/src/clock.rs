@@ -1,76 +1,85 @@
 //! The coarse clock that TTLs are checked against.
 //!
 //! A hit must not pay for a system call: [`Clock::now`] reads a timestamp that a
-//! background thread (quanta's upkeep thread) refreshes every millisecond, so
+//! background thread (coarsetime's updater) refreshes every millisecond, so
 //! reading the time is one relaxed atomic load. Tests swap in a mock clock that
 //! only moves when told to.
 
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-/// How often the upkeep thread refreshes the coarse time. Entries may live up to
-/// this much longer than their TTL.
-pub const RESOLUTION: Duration = Duration::from_millis(1);
+/// How often the updater thread refreshes the coarse time, in milliseconds.
+/// Entries may live up to this much longer than their TTL.
+pub const RESOLUTION_MS: u64 = 1;
 
-/// Nanoseconds since the clock's origin: the unit of every expiry in the stores.
-pub type Nanos = u64;
+/// A point in time in the clock's own unit (coarsetime ticks, 2^-32 s): the unit
+/// of every expiry in the stores. `Ticks::MAX` means never.
+pub type Ticks = u64;
 
 /// A monotonic clock read on every cache lookup that has a TTL.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Clock {
-    source: quanta::Clock,
-    origin: quanta::Instant,
+    mock: Option<Arc<AtomicU64>>,
 }
 
 /// The handle that moves a mock [`Clock`] forward.
 #[derive(Clone, Debug)]
-pub struct MockTime(Arc<quanta::Mock>);
+pub struct MockTime(Arc<AtomicU64>);
 
 impl MockTime {
     /// Moves the mock clock forward by `by`.
     pub fn advance(&self, by: Duration) {
-        self.0.increment(by);
+        self.0.fetch_add(ticks(by), Relaxed);
     }
 }
 
-fn start_upkeep_once() {
-    static UPKEEP: OnceLock<Option<quanta::Handle>> = OnceLock::new();
-    UPKEEP.get_or_init(|| quanta::Upkeep::new(RESOLUTION).start().ok());
+fn start_updater_once() {
+    static UPDATER: OnceLock<Option<coarsetime::Updater>> = OnceLock::new();
+    UPDATER.get_or_init(|| {
+        coarsetime::Instant::update();
+        coarsetime::Updater::new(RESOLUTION_MS).start().ok()
+    });
 }
 
 impl Clock {
-    /// The process-wide coarse clock; starts the upkeep thread on first use.
+    /// The process-wide coarse clock; starts the updater thread on first use.
     pub fn coarse() -> Self {
-        start_upkeep_once();
-        let source = quanta::Clock::new();
-        let origin = source.recent();
-        Self { source, origin }
+        start_updater_once();
+        Self { mock: None }
     }
 
     /// A clock that stands still until the returned [`MockTime`] advances it.
     pub fn mock() -> (Self, MockTime) {
-        let (source, mock) = quanta::Clock::mock();
-        let origin = source.recent();
-        (Self { source, origin }, MockTime(mock))
+        let time = Arc::new(AtomicU64::new(0));
+        (
+            Self {
+                mock: Some(time.clone()),
+            },
+            MockTime(time),
+        )
     }
 
     /// The current coarse time.
     #[inline]
-    pub fn now(&self) -> Nanos {
-        duration_nanos(self.source.recent().saturating_duration_since(self.origin))
+    pub fn now(&self) -> Ticks {
+        match &self.mock {
+            None => coarsetime::Instant::recent().as_ticks(),
+            Some(time) => time.load(Relaxed),
+        }
     }
 }
 
-impl Default for Clock {
-    fn default() -> Self {
-        Self::coarse()
-    }
-}
-
-/// A duration in nanoseconds, saturating at `u64::MAX` (about 584 years).
+/// `d` in clock ticks, saturating at `Ticks::MAX`.
 #[inline]
-pub fn duration_nanos(d: Duration) -> Nanos {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+pub fn ticks(d: Duration) -> Ticks {
+    coarsetime::Duration::from(d).as_ticks()
+}
+
+/// Clock ticks as a [`Duration`].
+#[inline]
+pub fn duration(t: Ticks) -> Duration {
+    coarsetime::Duration::from_ticks(t).into()
 }
 
 #[cfg(test)]
@@ -82,7 +91,8 @@ mod tests {
         let (clock, time) = Clock::mock();
         assert_eq!(clock.now(), 0);
         time.advance(Duration::from_millis(5));
-        assert_eq!(clock.now(), 5_000_000);
+        let moved = duration(clock.now());
+        assert!(moved.abs_diff(Duration::from_millis(5)) < Duration::from_micros(1));
     }
 
     #[test]
@@ -90,6 +100,9 @@ mod tests {
         let clock = Clock::coarse();
         let start = clock.now();
         std::thread::sleep(Duration::from_millis(20));
-        assert!(clock.now() >= start + 10_000_000, "coarse clock did not move");
+        assert!(
+            duration(clock.now() - start) >= Duration::from_millis(10),
+            "the updater thread does not refresh the coarse time"
+        );
     }
 }

@@ -6,7 +6,7 @@
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use crate::clock::{duration_nanos, Nanos};
+use crate::clock::{ticks, Ticks};
 
 /// Entries held when the attribute gives neither `size` nor `unbounded`.
 pub const DEFAULT_SIZE: usize = 10_000;
@@ -171,8 +171,8 @@ impl<V> Config<V> {
         self.skip_none && self.is_none.is_some_and(|is_none| is_none(value))
     }
 
-    /// When an entry holding `value`, written at `now`, expires (`Nanos::MAX`: never).
-    pub(crate) fn expiry(&self, now: Nanos, value: &V) -> Nanos {
+    /// When an entry holding `value`, written at `now`, expires (`Ticks::MAX`: never).
+    pub(crate) fn expiry(&self, now: Ticks, value: &V) -> Ticks {
         let none_ttl = match (self.none_ttl, self.is_none) {
             (Some(ttl), Some(is_none)) if is_none(value) => Some(ttl),
             _ => None,
@@ -181,8 +181,8 @@ impl<V> Config<V> {
             .or_else(|| self.ttl_fn.and_then(|f| f(value)))
             .or(self.ttl);
         match ttl {
-            Some(ttl) => now.saturating_add(duration_nanos(ttl)),
-            None => Nanos::MAX,
+            Some(ttl) => now.saturating_add(ticks(ttl)),
+            None => Ticks::MAX,
         }
     }
 }
@@ -217,7 +217,7 @@ impl<V> std::fmt::Debug for Config<V> {
 mod tests {
     use super::*;
 
-    const SECOND: Nanos = 1_000_000_000;
+    const SECOND: Ticks = 1 << 32;
 
     #[test]
     fn expiry_prefers_none_ttl_then_ttl_fn_then_ttl() {
@@ -242,7 +242,7 @@ mod tests {
         let config = Config::<Option<u32>>::new("t")
             .skip_none()
             .is_none(Option::is_none);
-        assert_eq!(config.expiry(5, &Some(1)), Nanos::MAX);
+        assert_eq!(config.expiry(5, &Some(1)), Ticks::MAX);
         assert!(config.skips(&None));
         assert!(!config.skips(&Some(1)));
     }

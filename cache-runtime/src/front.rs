@@ -2,7 +2,7 @@
 //!
 //! A hit on a shared LRU writes shared memory (the lock word, the list links),
 //! which makes cores fight over cache lines. Each thread therefore keeps a small
-//! two-way set-associative table of entries it has hit. A copy is served only
+//! four-way set-associative table of entries it has hit. A copy is served only
 //! while its shard's version is unchanged (no entry of that shard has left or
 //! been replaced since) and its TTL has not passed. Recency is recorded lossily:
 //! every [`PROMOTE_EVERY`]th front hit of a thread also promotes its key in the
@@ -10,7 +10,7 @@
 
 use std::borrow::Borrow;
 
-use crate::clock::Nanos;
+use crate::clock::Ticks;
 
 /// One front hit in this many also marks the key as recently used in the shared LRU.
 pub const PROMOTE_EVERY: u32 = 64;
@@ -22,8 +22,13 @@ struct Slot<K, V> {
     key: K,
     value: V,
     version: u64,
-    expires_at: Nanos,
+    expires_at: Ticks,
 }
+
+/// Slots per set: a key can sit in any of these.
+const WAYS: usize = 4;
+
+type Set<K, V> = [Option<Slot<K, V>>; WAYS];
 
 /// What a front lookup found.
 pub(crate) enum FrontHit<V> {
@@ -34,19 +39,20 @@ pub(crate) enum FrontHit<V> {
 }
 
 pub(crate) struct Front<K, V> {
-    slots: Vec<Option<Slot<K, V>>>,
-    slot_count: usize,
+    /// Empty until the first fill, so threads that never hit cost nothing.
+    sets: Vec<Set<K, V>>,
+    set_mask: usize,
     until_promote: u32,
 }
 
 impl<K, V: Clone> Front<K, V> {
-    /// A front table of `slot_count` slots (a power of two, at least 2); memory is
-    /// taken at the first fill.
+    /// A front table of `slot_count` slots (a power of two, at least [`WAYS`]);
+    /// memory is taken at the first fill.
     pub(crate) fn new(slot_count: usize) -> Self {
-        debug_assert!(slot_count.is_power_of_two() && slot_count >= 2);
+        debug_assert!(slot_count.is_power_of_two() && slot_count >= WAYS);
         Self {
-            slots: Vec::new(),
-            slot_count,
+            sets: Vec::new(),
+            set_mask: slot_count / WAYS - 1,
             until_promote: PROMOTE_EVERY,
         }
     }
@@ -54,13 +60,8 @@ impl<K, V: Clone> Front<K, V> {
     /// The number of slots for a cache of `capacity` entries.
     pub(crate) fn slots_for(capacity: Option<usize>) -> usize {
         capacity
-            .map_or(MAX_SLOTS, |c| c.saturating_mul(2).next_power_of_two())
-            .clamp(2, MAX_SLOTS)
-    }
-
-    #[inline]
-    fn set(&self, hash: u64) -> usize {
-        (hash as usize & (self.slot_count / 2 - 1)) * 2
+            .map_or(MAX_SLOTS, usize::next_power_of_two)
+            .clamp(WAYS, MAX_SLOTS)
     }
 
     /// A copy of `key`'s value if one is current at `version`; `now` is read only for
@@ -71,25 +72,19 @@ impl<K, V: Clone> Front<K, V> {
         hash: u64,
         key: &Q,
         version: u64,
-        now: impl FnOnce() -> Nanos,
+        now: impl FnOnce() -> Ticks,
     ) -> FrontHit<V>
     where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
-        if self.slots.is_empty() {
-            return FrontHit::Absent;
-        }
-        let set = self.set(hash);
-        let Some(slot) = self.slots[set..set + 2]
-            .iter()
-            .flatten()
-            .find(|slot| slot.key.borrow() == key)
-        else {
+        let Some(set) = self.sets.get(hash as usize & self.set_mask) else {
             return FrontHit::Absent;
         };
-        if slot.version != version || (slot.expires_at != Nanos::MAX && now() >= slot.expires_at)
-        {
+        let Some(slot) = set.iter().flatten().find(|slot| slot.key.borrow() == key) else {
+            return FrontHit::Absent;
+        };
+        if slot.version != version || (slot.expires_at != Ticks::MAX && now() >= slot.expires_at) {
             return FrontHit::Absent;
         }
         let value = slot.value.clone();
@@ -102,31 +97,29 @@ impl<K, V: Clone> Front<K, V> {
     }
 
     /// Keeps a copy of an entry just read from the shared store at `version`.
-    pub(crate) fn fill(&mut self, hash: u64, key: K, value: V, version: u64, expires_at: Nanos)
+    pub(crate) fn fill(&mut self, hash: u64, key: K, value: V, version: u64, expires_at: Ticks)
     where
         K: Eq,
     {
-        if self.slots.is_empty() {
-            self.slots.resize_with(self.slot_count, || None);
+        if self.sets.is_empty() {
+            self.sets
+                .resize_with(self.set_mask + 1, || std::array::from_fn(|_| None));
         }
-        let set = self.set(hash);
-        let slot = Some(Slot {
+        let set = &mut self.sets[hash as usize & self.set_mask];
+        let held = set
+            .iter()
+            .position(|way| way.as_ref().is_some_and(|slot| slot.key == key));
+        let index = held.unwrap_or_else(|| {
+            // The oldest copy (last way) makes room; the newest sits first.
+            set.rotate_right(1);
+            0
+        });
+        set[index] = Some(Slot {
             key,
             value,
             version,
             expires_at,
         });
-        let ways = &mut self.slots[set..set + 2];
-        let same_key = |way: &Option<Slot<K, V>>| {
-            matches!((way, &slot), (Some(a), Some(b)) if a.key == b.key)
-        };
-        if same_key(&ways[0]) {
-            ways[0] = slot;
-        } else {
-            // The newest copy takes way 0 and the copy there moves to way 1,
-            // displacing the older copy (or this key's own old copy).
-            ways[1] = std::mem::replace(&mut ways[0], slot);
-        }
     }
 }
 
@@ -134,7 +127,7 @@ impl<K, V: Clone> Front<K, V> {
 mod tests {
     use super::*;
 
-    fn value(front: &mut Front<u64, &'static str>, key: u64, version: u64, now: Nanos) -> Option<&'static str> {
+    fn value(front: &mut Front<u64, u64>, key: u64, version: u64, now: Ticks) -> Option<u64> {
         match front.find(key, &key, version, || now) {
             FrontHit::Value { value, .. } => Some(value),
             FrontHit::Absent => None,
@@ -144,35 +137,53 @@ mod tests {
     #[test]
     fn serves_only_current_versions_and_live_entries() {
         let mut front = Front::new(8);
-        front.fill(1, 1, "one", 3, 100);
-        assert_eq!(value(&mut front, 1, 3, 99), Some("one"));
-        assert_eq!(value(&mut front, 1, 4, 99), None, "a newer shard version hides the copy");
-        assert_eq!(value(&mut front, 1, 3, 100), None, "an expired copy is never served");
+        front.fill(1, 1, 10, 3, 100);
+        assert_eq!(value(&mut front, 1, 3, 99), Some(10));
+        assert_eq!(
+            value(&mut front, 1, 4, 99),
+            None,
+            "a newer shard version hides the copy"
+        );
+        assert_eq!(
+            value(&mut front, 1, 3, 100),
+            None,
+            "an expired copy is never served"
+        );
         assert_eq!(value(&mut front, 2, 3, 0), None);
     }
 
     #[test]
-    fn two_ways_hold_two_colliding_keys_and_refill_replaces() {
-        let mut front = Front::new(4); // two sets: keys 1, 3, 5 share set 1
-        front.fill(1, 1, "a", 0, Nanos::MAX);
-        front.fill(3, 3, "b", 0, Nanos::MAX);
-        assert_eq!(value(&mut front, 1, 0, 0), Some("a"));
-        assert_eq!(value(&mut front, 3, 0, 0), Some("b"));
-        front.fill(1, 1, "a2", 0, Nanos::MAX);
-        assert_eq!(value(&mut front, 1, 0, 0), Some("a2"));
-        assert_eq!(value(&mut front, 3, 0, 0), Some("b"));
-        front.fill(5, 5, "c", 0, Nanos::MAX);
-        assert_eq!(value(&mut front, 5, 0, 0), Some("c"));
-        assert_eq!(value(&mut front, 1, 0, 0), Some("a2"));
-        assert_eq!(value(&mut front, 3, 0, 0), None, "the oldest way was displaced");
+    fn a_set_holds_four_colliding_keys_and_drops_the_oldest() {
+        let mut front = Front::new(8); // two sets: odd keys share set 1
+        for key in [1, 3, 5, 7] {
+            front.fill(key, key, key * 10, 0, Ticks::MAX);
+        }
+        front.fill(3, 3, 31, 0, Ticks::MAX);
+        for (key, expected) in [(1, 10), (3, 31), (5, 50), (7, 70)] {
+            assert_eq!(value(&mut front, key, 0, 0), Some(expected));
+        }
+        front.fill(9, 9, 90, 0, Ticks::MAX);
+        assert_eq!(value(&mut front, 9, 0, 0), Some(90));
+        assert_eq!(
+            value(&mut front, 1, 0, 0),
+            None,
+            "the oldest copy was displaced"
+        );
+        assert_eq!(value(&mut front, 3, 0, 0), Some(31));
+        assert_eq!(value(&mut front, 2, 0, 0), None);
     }
 
     #[test]
     fn every_nth_hit_asks_for_a_promotion() {
-        let mut front = Front::new(2);
-        front.fill(0, 0u64, "x", 0, Nanos::MAX);
+        let mut front = Front::new(4);
+        front.fill(0, 0u64, 1u64, 0, Ticks::MAX);
         let promotions = (0..PROMOTE_EVERY * 3)
-            .filter(|_| matches!(front.find(0, &0, 0, || 0), FrontHit::Value { promote: true, .. }))
+            .filter(|_| {
+                matches!(
+                    front.find(0, &0, 0, || 0),
+                    FrontHit::Value { promote: true, .. }
+                )
+            })
             .count();
         assert_eq!(promotions, 3);
     }

@@ -30,7 +30,7 @@ mod thread_latch;
 #[cfg(feature = "tokio")]
 pub use async_cache::{call_async, call_async_refreshing, AsyncCache};
 pub use cache::{call_sync, Cache};
-pub use clock::{Clock, MockTime, Nanos};
+pub use clock::{Clock, MockTime, Ticks};
 pub use config::{Capacity, Config, DEFAULT_SIZE};
 pub use front::{MAX_SLOTS as FRONT_SLOTS, PROMOTE_EVERY};
 pub use shape::{Fallible, Plain, ReturnShape};

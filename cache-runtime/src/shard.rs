@@ -13,13 +13,13 @@ use crossbeam_utils::CachePadded;
 use lru::LruCache;
 use parking_lot::Mutex;
 
-use crate::clock::Nanos;
+use crate::clock::Ticks;
 use crate::config::Config;
 
-/// A stored value and the time it expires (`Nanos::MAX`: never).
+/// A stored value and the time it expires (`Ticks::MAX`: never).
 pub(crate) struct Entry<V> {
     pub(crate) value: V,
-    pub(crate) expires_at: Nanos,
+    pub(crate) expires_at: Ticks,
 }
 
 /// What a shard holds for a key.
@@ -28,11 +28,11 @@ pub(crate) enum Found<K, V> {
     Fresh {
         key: K,
         value: V,
-        expires_at: Nanos,
+        expires_at: Ticks,
         version: u64,
     },
     /// An expired entry kept because the cache serves stale values.
-    Stale { value: V, expired_at: Nanos },
+    Stale { value: V, expired_at: Ticks },
     /// Nothing (an expired entry that is not kept is reclaimed on the way).
     Absent,
 }
@@ -76,7 +76,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
     }
 
     /// Looks `key` up, marks it most recently used and renews a sliding TTL.
-    pub(crate) fn get<Q>(&self, key: &Q, now: Nanos, config: &Config<V>) -> Found<K, V>
+    pub(crate) fn get<Q>(&self, key: &Q, now: Ticks, config: &Config<V>) -> Found<K, V>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
@@ -109,7 +109,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
     }
 
     /// A live value for `key`, without touching recency.
-    pub(crate) fn peek<Q>(&self, key: &Q, now: Nanos) -> Option<V>
+    pub(crate) fn peek<Q>(&self, key: &Q, now: Ticks) -> Option<V>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
@@ -130,7 +130,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
     }
 
     /// Stores `entry`, evicting the least recently used entry if the shard is full.
-    pub(crate) fn insert(&self, key: K, entry: Entry<V>, now: Nanos) {
+    pub(crate) fn insert(&self, key: K, entry: Entry<V>, now: Ticks) {
         let mut lru = self.lru.lock();
         let Some((old_key, old)) = lru.push(key, entry) else {
             return;

@@ -1,11 +1,12 @@
 //! Hit, miss and error counters that never make two cores write one cache line.
 //!
-//! Each thread bumps its own counters (a plain load and store, no locked
-//! instruction); [`Counters::snapshot`] sums them when someone asks.
+//! Each thread bumps its own [`ThreadCounters`] (a plain load and store, no
+//! locked instruction); [`Counters::add_to`] sums them when someone asks.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 
-use thread_local::ThreadLocal;
+use parking_lot::Mutex;
 
 /// A point-in-time summary of one cache.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -38,17 +39,12 @@ impl Stats {
     }
 }
 
+/// The counters one thread writes (and any thread may read).
 #[derive(Default)]
-struct ThreadCounters {
+pub(crate) struct ThreadCounters {
     hits: AtomicU64,
     misses: AtomicU64,
     errors: AtomicU64,
-}
-
-/// The per-thread counters of one cache.
-#[derive(Default)]
-pub(crate) struct Counters {
-    per_thread: ThreadLocal<ThreadCounters>,
 }
 
 /// Adds one to a counter only this thread writes.
@@ -57,30 +53,40 @@ fn bump(counter: &AtomicU64) {
     counter.store(counter.load(Relaxed).wrapping_add(1), Relaxed);
 }
 
-impl Counters {
-    #[inline]
-    fn mine(&self) -> &ThreadCounters {
-        self.per_thread.get_or_default()
-    }
-
+impl ThreadCounters {
     #[inline]
     pub(crate) fn hit(&self) {
-        bump(&self.mine().hits);
+        bump(&self.hits);
     }
 
     #[inline]
     pub(crate) fn miss(&self) {
-        bump(&self.mine().misses);
+        bump(&self.misses);
     }
 
     #[inline]
     pub(crate) fn error(&self) {
-        bump(&self.mine().errors);
+        bump(&self.errors);
+    }
+}
+
+/// Every thread's counters of one cache.
+#[derive(Default)]
+pub(crate) struct Counters {
+    threads: Mutex<Vec<Arc<ThreadCounters>>>,
+}
+
+impl Counters {
+    /// Counters for a thread that has just started using the cache.
+    pub(crate) fn register(&self) -> Arc<ThreadCounters> {
+        let counters = Arc::<ThreadCounters>::default();
+        self.threads.lock().push(counters.clone());
+        counters
     }
 
     /// Sums every thread's counters into `into`.
     pub(crate) fn add_to(&self, into: &mut Stats) {
-        for counters in self.per_thread.iter() {
+        for counters in self.threads.lock().iter() {
             into.hits += counters.hits.load(Relaxed);
             into.misses += counters.misses.load(Relaxed);
             into.errors += counters.errors.load(Relaxed);
@@ -98,11 +104,12 @@ mod tests {
         std::thread::scope(|s| {
             for _ in 0..4 {
                 s.spawn(|| {
+                    let mine = counters.register();
                     for _ in 0..1000 {
-                        counters.hit();
+                        mine.hit();
                     }
-                    counters.miss();
-                    counters.error();
+                    mine.miss();
+                    mine.error();
                 });
             }
         });

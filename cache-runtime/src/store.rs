@@ -5,14 +5,18 @@ use std::borrow::Borrow;
 use std::cell::RefCell;
 use std::hash::{BuildHasher, Hash};
 use std::num::NonZeroUsize;
+use std::sync::Arc;
 
+use crossbeam_utils::CachePadded;
 use thread_local::ThreadLocal;
 
-use crate::clock::{Clock, Nanos};
+use std::time::Duration;
+
+use crate::clock::{duration, Clock};
 use crate::config::{Capacity, Config};
 use crate::front::{Front, FrontHit};
 use crate::shard::{Entry, Found, Shard};
-use crate::stats::{Counters, Stats};
+use crate::stats::{Counters, Stats, ThreadCounters};
 
 /// The result of a lookup.
 #[derive(Debug, PartialEq, Eq)]
@@ -20,12 +24,12 @@ pub enum Lookup<V> {
     /// A live value.
     Hit(V),
     /// An expired value, kept because the cache serves stale values
-    /// (`stale_if_error`, `refresh_ahead`); `expired_for` is in nanoseconds.
+    /// (`stale_if_error`, `refresh_ahead`).
     Stale {
         /// The expired value.
         value: V,
-        /// How long ago it expired, in nanoseconds.
-        expired_for: Nanos,
+        /// How long ago it expired.
+        expired_for: Duration,
     },
     /// Nothing usable.
     Miss,
@@ -38,13 +42,21 @@ pub enum Lookup<V> {
 /// while eviction order is exact only within a shard.
 pub struct MemoryStore<K: Send, V: Send> {
     shards: Box<[Shard<K, V>]>,
-    shard_shift: u32,
+    shard_mask: usize,
     hasher: foldhash::fast::RandomState,
-    fronts: Option<ThreadLocal<RefCell<Front<K, V>>>>,
+    // Padded: the entries of neighbouring threads would otherwise share a cache line.
+    locals: ThreadLocal<CachePadded<Local<K, V>>>,
+    uses_front: bool,
     front_slots: usize,
     counters: Counters,
     clock: Clock,
     config: Config<V>,
+}
+
+/// What one thread keeps for one store.
+struct Local<K, V> {
+    front: RefCell<Front<K, V>>,
+    counters: Arc<ThreadCounters>,
 }
 
 fn default_shard_count(capacity: Capacity) -> usize {
@@ -77,7 +89,10 @@ where
     /// # Panics
     /// If `shards` is not a power of two or exceeds a bounded size.
     pub fn with_shards(config: Config<V>, clock: Clock, shards: usize) -> Self {
-        assert!(shards.is_power_of_two(), "shard count must be a power of two");
+        assert!(
+            shards.is_power_of_two(),
+            "shard count must be a power of two"
+        );
         let capacity = match config.capacity {
             Capacity::Bounded(entries) => {
                 assert!(entries >= shards, "more shards than entries");
@@ -91,13 +106,13 @@ where
                 NonZeroUsize::new(entries / shards + extra).expect("at least one entry per shard")
             })
         };
-        // A sliding TTL must be renewed on every hit, which a front copy cannot do.
-        let fronts = (!config.sliding).then(ThreadLocal::new);
         Self {
             shards: (0..shards).map(|i| Shard::new(shard_capacity(i))).collect(),
-            shard_shift: 64 - shards.ilog2(),
+            shard_mask: shards - 1,
             hasher: foldhash::fast::RandomState::default(),
-            fronts,
+            locals: ThreadLocal::new(),
+            // A sliding TTL must be renewed on every hit, which a front copy cannot do.
+            uses_front: !config.sliding,
             front_slots: Front::<K, V>::slots_for(capacity),
             counters: Counters::default(),
             clock,
@@ -117,9 +132,8 @@ where
 
     #[inline]
     fn shard(&self, hash: u64) -> &Shard<K, V> {
-        // `checked_shr` handles the single-shard case (a shift by 64).
-        let index = hash.checked_shr(self.shard_shift).unwrap_or(0) as usize;
-        &self.shards[index]
+        // The high half picks the shard; front tables index sets with the low bits.
+        &self.shards[(hash >> 32) as usize & self.shard_mask]
     }
 
     /// Looks `key` up and counts a hit or a miss. A stale value is not counted:
@@ -132,8 +146,9 @@ where
     {
         let hash = self.hasher.hash_one(key);
         let shard = self.shard(hash);
-        if let Some(front) = self.front() {
-            if let Ok(mut front) = front.try_borrow_mut() {
+        let local = self.local();
+        if self.uses_front {
+            if let Ok(mut front) = local.front.try_borrow_mut() {
                 let version = shard.version();
                 if let FrontHit::Value { value, promote } =
                     front.find(hash, key, version, || self.clock.now())
@@ -142,15 +157,15 @@ where
                     if promote {
                         shard.promote(key);
                     }
-                    self.counters.hit();
+                    local.counters.hit();
                     return Lookup::Hit(value);
                 }
             }
         }
         let found = self.probe_shard(shard, hash, key);
         match found {
-            Lookup::Hit(_) => self.counters.hit(),
-            Lookup::Miss => self.counters.miss(),
+            Lookup::Hit(_) => local.counters.hit(),
+            Lookup::Miss => local.counters.miss(),
             Lookup::Stale { .. } => {}
         }
         found
@@ -166,11 +181,17 @@ where
         self.probe_shard(self.shard(hash), hash, key)
     }
 
-    fn front(&self) -> Option<&RefCell<Front<K, V>>> {
-        let fronts = self.fronts.as_ref()?;
-        Some(fronts.get_or(|| RefCell::new(Front::new(self.front_slots))))
+    #[inline]
+    fn local(&self) -> &Local<K, V> {
+        self.locals.get_or(|| {
+            CachePadded::new(Local {
+                front: RefCell::new(Front::new(self.front_slots)),
+                counters: self.counters.register(),
+            })
+        })
     }
 
+    #[inline(never)]
     fn probe_shard<Q>(&self, shard: &Shard<K, V>, hash: u64, key: &Q) -> Lookup<V>
     where
         K: Borrow<Q>,
@@ -184,14 +205,16 @@ where
                 expires_at,
                 version,
             } => {
-                if let Some(Ok(mut front)) = self.front().map(RefCell::try_borrow_mut) {
-                    front.fill(hash, key, value.clone(), version, expires_at);
+                if self.uses_front {
+                    if let Ok(mut front) = self.local().front.try_borrow_mut() {
+                        front.fill(hash, key, value.clone(), version, expires_at);
+                    }
                 }
                 Lookup::Hit(value)
             }
             Found::Stale { value, expired_at } => Lookup::Stale {
                 value,
-                expired_for: now.saturating_sub(expired_at),
+                expired_for: duration(now.saturating_sub(expired_at)),
             },
             Found::Absent => Lookup::Miss,
         }
@@ -247,18 +270,18 @@ where
 
     /// Counts a store error (used by remote tiers).
     pub fn record_error(&self) {
-        self.counters.error();
+        self.local().counters.error();
     }
 
     /// Counts a miss that [`MemoryStore::lookup`] left to the caller.
     pub(crate) fn record_miss(&self) {
-        self.counters.miss();
+        self.local().counters.miss();
     }
 
     /// Counts a hit that [`MemoryStore::lookup`] left to the caller.
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) fn record_hit(&self) {
-        self.counters.hit();
+        self.local().counters.hit();
     }
 
     /// Sums the counters of every thread and shard.
