@@ -16,7 +16,7 @@ use crate::flight::{Outcome, Role};
 use crate::shape::ReturnShape;
 use crate::stats::Stats;
 use crate::store::{Lookup, MemoryStore};
-use crate::task_latch::TaskLatch;
+use crate::task_latch::{lead, TaskLatch};
 
 /// The cache behind one `#[async_cached]` function, reachable through the static
 /// the macro generates (`GET_PRODUCT` for `async fn get_product`).
@@ -173,7 +173,7 @@ where
         return;
     };
     tokio::spawn(async move {
-        match S::into_value(body().await) {
+        match S::into_value(lead(guard.latch(), body()).await) {
             Ok(value) => guard.land(Outcome::Value(value.clone()), |key| {
                 core.store.insert(key, value)
             }),
@@ -203,7 +203,7 @@ where
                 Outcome::Abandoned => continue,
             },
             Role::Leader(guard) => {
-                return match S::into_value(body.await) {
+                return match S::into_value(lead(guard.latch(), body).await) {
                     Ok(value) => {
                         let stored = value.clone();
                         guard.land(Outcome::Value(value.clone()), |key| {

@@ -10,7 +10,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// How often the updater thread refreshes the coarse time, in milliseconds.
-/// Entries may live up to this much longer than their TTL.
+/// The time it reads is itself coarse (`CLOCK_MONOTONIC_COARSE` on Linux, which
+/// moves once per kernel tick, 1 to 4 ms), so an entry may outlive its TTL by
+/// a few milliseconds.
 pub const RESOLUTION_MS: u64 = 1;
 
 /// A point in time in the clock's own unit (coarsetime ticks, 2^-32 s): the unit
@@ -20,6 +22,7 @@ pub type Ticks = u64;
 /// A monotonic clock read on every cache lookup that has a TTL.
 #[derive(Clone, Debug, Default)]
 pub struct Clock {
+    /// Nanoseconds since the mock clock started, or `None` for the coarse clock.
     mock: Option<Arc<AtomicU64>>,
 }
 
@@ -30,7 +33,8 @@ pub struct MockTime(Arc<AtomicU64>);
 impl MockTime {
     /// Moves the mock clock forward by `by`.
     pub fn advance(&self, by: Duration) {
-        self.0.fetch_add(ticks(by), Relaxed);
+        let nanos = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
+        self.0.fetch_add(nanos, Relaxed);
     }
 }
 
@@ -65,7 +69,9 @@ impl Clock {
     pub fn now(&self) -> Ticks {
         match &self.mock {
             None => coarsetime::Instant::recent().as_ticks(),
-            Some(time) => time.load(Relaxed),
+            // Nanoseconds are summed and converted once, so that steps add up
+            // exactly to a TTL converted the same way.
+            Some(nanos) => ticks(Duration::from_nanos(nanos.load(Relaxed))),
         }
     }
 }

@@ -167,6 +167,12 @@ pub(crate) struct LeaderGuard<'a, K: Hash + Eq, L: Latch> {
 }
 
 impl<K: Hash + Eq, L: Latch> LeaderGuard<'_, K, L> {
+    /// The latch of the flight this guard leads.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn latch(&self) -> &L {
+        &self.flight.latch
+    }
+
     /// Lands the flight; waiters see `outcome`. `store` runs under the flight lock
     /// unless an invalidation detached the flight, so an invalidation is never
     /// undone by a body that started before it.

@@ -13,6 +13,7 @@
 
 #[cfg(feature = "tokio")]
 mod async_cache;
+mod budget;
 mod cache;
 mod clock;
 mod config;

@@ -6,13 +6,13 @@
 
 use std::borrow::Borrow;
 use std::hash::Hash;
-use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crossbeam_utils::CachePadded;
 use lru::LruCache;
 use parking_lot::Mutex;
 
+use crate::budget::Budget;
 use crate::clock::Ticks;
 use crate::config::Config;
 
@@ -45,12 +45,9 @@ pub(crate) struct Shard<K, V> {
 }
 
 impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
-    /// A shard holding at most `capacity` entries (`None`: unbounded).
-    pub(crate) fn new(capacity: Option<NonZeroUsize>) -> Self {
-        let lru = match capacity {
-            Some(capacity) => LruCache::new(capacity),
-            None => LruCache::unbounded(),
-        };
+    /// An empty shard; the store's [`Budget`] bounds the entries of all shards.
+    pub(crate) fn new() -> Self {
+        let lru = LruCache::unbounded();
         Self {
             version: CachePadded::new(AtomicU64::new(0)),
             evictions: AtomicU64::new(0),
@@ -76,7 +73,13 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
     }
 
     /// Looks `key` up, marks it most recently used and renews a sliding TTL.
-    pub(crate) fn get<Q>(&self, key: &Q, now: Ticks, config: &Config<V>) -> Found<K, V>
+    pub(crate) fn get<Q>(
+        &self,
+        key: &Q,
+        now: Ticks,
+        config: &Config<V>,
+        budget: &Budget,
+    ) -> Found<K, V>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
@@ -102,9 +105,12 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
                 expired_at: entry.expires_at,
             };
         }
-        lru.pop(key);
+        let expired = lru.pop(key);
         Self::count(&self.expirations);
         self.changed();
+        budget.release(1);
+        drop(lru);
+        drop(expired);
         Found::Absent
     }
 
@@ -129,26 +135,77 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         self.lru.lock().promote(key);
     }
 
-    /// Stores `entry`, evicting the least recently used entry if the shard is full.
-    pub(crate) fn insert(&self, key: K, entry: Entry<V>, now: Ticks) {
+    /// Stores `entry`. A new key takes room from `budget`; when the cache is full
+    /// this shard's least recently used entry makes room, and if the shard has
+    /// none the entry is handed back so the store can evict from another shard
+    /// (without holding this shard's lock) and try again.
+    pub(crate) fn insert(
+        &self,
+        key: K,
+        entry: Entry<V>,
+        now: Ticks,
+        budget: &Budget,
+        room_reserved: bool,
+    ) -> Result<(), (K, Entry<V>)> {
         let mut lru = self.lru.lock();
-        let Some((old_key, old)) = lru.push(key, entry) else {
-            return;
-        };
-        if lru.peek(&old_key).is_none() {
-            if old.expires_at <= now {
-                Self::count(&self.expirations);
-            } else {
-                Self::count(&self.evictions);
+        if lru.contains(&key) {
+            let replaced = lru.push(key, entry);
+            self.changed();
+            drop(lru);
+            if room_reserved {
+                budget.release(1);
             }
+            drop(replaced);
+            return Ok(());
         }
-        self.changed();
+        let full = !room_reserved && budget.reserve();
+        let evicted = if full {
+            match lru.pop_lru() {
+                Some(evicted) => Some(evicted),
+                None => {
+                    // Keep the reservation: the store evicts elsewhere, then retries.
+                    return Err((key, entry));
+                }
+            }
+        } else {
+            None
+        };
+        if let Some((_, old)) = &evicted {
+            self.count_departure(old, now);
+            self.changed();
+            budget.release(1);
+        }
+        lru.push(key, entry);
         drop(lru);
-        drop((old_key, old));
+        drop(evicted);
+        Ok(())
+    }
+
+    /// Evicts this shard's least recently used entry; `false` if it has none.
+    pub(crate) fn evict_one(&self, now: Ticks, budget: &Budget) -> bool {
+        let mut lru = self.lru.lock();
+        let Some((key, old)) = lru.pop_lru() else {
+            return false;
+        };
+        self.count_departure(&old, now);
+        self.changed();
+        budget.release(1);
+        drop(lru);
+        drop((key, old));
+        true
+    }
+
+    /// Counts an entry pushed out for room: an expiration if it had expired anyway.
+    fn count_departure(&self, old: &Entry<V>, now: Ticks) {
+        if old.expires_at <= now {
+            Self::count(&self.expirations);
+        } else {
+            Self::count(&self.evictions);
+        }
     }
 
     /// Removes `key`; tells whether it was there.
-    pub(crate) fn remove<Q>(&self, key: &Q) -> bool
+    pub(crate) fn remove<Q>(&self, key: &Q, budget: &Budget) -> bool
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
@@ -157,22 +214,19 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         let removed = lru.pop_entry(key);
         if removed.is_some() {
             self.changed();
+            budget.release(1);
         }
         drop(lru);
         removed.is_some()
     }
 
     /// Removes every entry.
-    pub(crate) fn clear(&self) {
+    pub(crate) fn clear(&self, budget: &Budget) {
         let mut lru = self.lru.lock();
-        // `lru` marks an unbounded cache with a capacity of `usize::MAX`.
-        let fresh = match lru.cap() {
-            capacity if capacity.get() == usize::MAX => LruCache::unbounded(),
-            capacity => LruCache::new(capacity),
-        };
         // Values are dropped after the lock is released: a `Drop` may call back into the cache.
-        let old = std::mem::replace(&mut *lru, fresh);
+        let old = std::mem::replace(&mut *lru, LruCache::unbounded());
         self.changed();
+        budget.release(old.len());
         drop(lru);
         drop(old);
     }

@@ -12,7 +12,8 @@ use thread_local::ThreadLocal;
 
 use std::time::Duration;
 
-use crate::clock::{duration, Clock};
+use crate::budget::Budget;
+use crate::clock::{duration, Clock, Ticks};
 use crate::config::{Capacity, Config};
 use crate::front::{Front, FrontHit};
 use crate::shard::{Entry, Found, Shard};
@@ -38,11 +39,15 @@ pub enum Lookup<V> {
 /// A bounded, sharded LRU with a TTL per entry.
 ///
 /// Shards are a power of two, four per core (fewer for tiny caches), and the
-/// bound is split between them, so the total never exceeds the configured size
-/// while eviction order is exact only within a shard.
+/// shards share one bound: the store holds up to the configured size wherever
+/// keys hash and never more. The entry evicted to make room is the least
+/// recently used of the shard the new key hashes to (of another shard if that
+/// one is empty), so eviction order is exact within a shard and approximate
+/// across shards; caches under 64 entries have one shard and are exact.
 pub struct MemoryStore<K: Send, V: Send> {
     shards: Box<[Shard<K, V>]>,
     shard_mask: usize,
+    budget: Budget,
     hasher: foldhash::fast::RandomState,
     // Padded: the entries of neighbouring threads would otherwise share a cache line.
     locals: ThreadLocal<CachePadded<Local<K, V>>>,
@@ -59,12 +64,15 @@ struct Local<K, V> {
     counters: Arc<ThreadCounters>,
 }
 
+/// Bounded caches get no more shards than this many entries per shard allow.
+const MIN_SHARD_ENTRIES: usize = 32;
+
 fn default_shard_count(capacity: Capacity) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
     let wanted = (cores * 4).next_power_of_two();
     match capacity {
-        // The largest power of two not above `entries`, so every shard holds at least one.
-        Capacity::Bounded(entries) => wanted.min(1 << entries.max(1).ilog2()),
+        // Small caches get few shards, so that their eviction order stays close to exact.
+        Capacity::Bounded(entries) => wanted.min(1 << (entries / MIN_SHARD_ENTRIES).max(1).ilog2()),
         Capacity::Unbounded => wanted,
     }
 }
@@ -84,31 +92,23 @@ where
         Self::with_shards(config, clock, default_shard_count(config.capacity))
     }
 
-    /// A store with exactly `shards` shards (a power of two, at most the size).
+    /// A store with exactly `shards` shards (a power of two).
     ///
     /// # Panics
-    /// If `shards` is not a power of two or exceeds a bounded size.
+    /// If `shards` is not a power of two.
     pub fn with_shards(config: Config<V>, clock: Clock, shards: usize) -> Self {
         assert!(
             shards.is_power_of_two(),
             "shard count must be a power of two"
         );
         let capacity = match config.capacity {
-            Capacity::Bounded(entries) => {
-                assert!(entries >= shards, "more shards than entries");
-                Some(entries)
-            }
+            Capacity::Bounded(entries) => Some(entries),
             Capacity::Unbounded => None,
         };
-        let shard_capacity = |index: usize| {
-            capacity.map(|entries| {
-                let extra = usize::from(index < entries % shards);
-                NonZeroUsize::new(entries / shards + extra).expect("at least one entry per shard")
-            })
-        };
         Self {
-            shards: (0..shards).map(|i| Shard::new(shard_capacity(i))).collect(),
+            shards: (0..shards).map(|_| Shard::new()).collect(),
             shard_mask: shards - 1,
+            budget: Budget::new(capacity),
             hasher: foldhash::fast::RandomState::default(),
             locals: ThreadLocal::new(),
             // A sliding TTL must be renewed on every hit, which a front copy cannot do.
@@ -198,7 +198,7 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let now = self.clock.now();
-        match shard.get(key, now, &self.config) {
+        match shard.get(key, now, &self.config, &self.budget) {
             Found::Fresh {
                 key,
                 value,
@@ -230,17 +230,26 @@ where
         self.shard(hash).peek(key, self.clock.now())
     }
 
-    /// Stores `value` for `key` under the configured expiry policy; values the
-    /// policy skips (`skip_none`) are not stored.
+    /// Stores `value` for `key` under the configured expiry policy. A value the
+    /// policy skips (`None` with `skip_none`) is not stored, and removes what was
+    /// held for `key`: the older value is no longer what the function returns.
     pub fn insert(&self, key: K, value: V) {
         if self.config.skips(&value) {
+            self.remove(&key);
             return;
         }
         let now = self.clock.now();
         let expires_at = self.config.expiry(now, &value);
         let hash = self.hasher.hash_one(&key);
-        self.shard(hash)
-            .insert(key, Entry { value, expires_at }, now);
+        let shard = self.shard(hash);
+        let mut entry = (key, Entry { value, expires_at });
+        let mut room_reserved = false;
+        while let Err(refused) = shard.insert(entry.0, entry.1, now, &self.budget, room_reserved) {
+            // The cache is full and this shard is empty: evict from another one.
+            entry = refused;
+            room_reserved = true;
+            self.evict_elsewhere(hash, now);
+        }
     }
 
     /// Removes `key`; tells whether an entry was there.
@@ -250,12 +259,30 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hasher.hash_one(key);
-        self.shard(hash).remove(key)
+        self.shard(hash).remove(key, &self.budget)
+    }
+
+    /// Evicts one entry from the first non-empty shard after the one `hash` picks.
+    /// Other insertions may hold the only entries' room for a moment: yield until
+    /// one of them lands.
+    fn evict_elsewhere(&self, hash: u64, now: Ticks) {
+        let start = (hash >> 32) as usize;
+        loop {
+            let evicted = (1..=self.shards.len())
+                .map(|step| &self.shards[(start + step) & self.shard_mask])
+                .any(|shard| shard.evict_one(now, &self.budget));
+            if evicted {
+                return;
+            }
+            std::thread::yield_now();
+        }
     }
 
     /// Removes every entry.
     pub fn clear(&self) {
-        self.shards.iter().for_each(Shard::clear);
+        self.shards
+            .iter()
+            .for_each(|shard| shard.clear(&self.budget));
     }
 
     /// Entries held (expired entries not yet reclaimed included).
@@ -290,10 +317,7 @@ where
             evictions: self.shards.iter().map(Shard::evictions).sum(),
             expirations: self.shards.iter().map(Shard::expirations).sum(),
             len: self.len(),
-            capacity: match self.config.capacity {
-                Capacity::Bounded(entries) => Some(entries),
-                Capacity::Unbounded => None,
-            },
+            capacity: self.budget.capacity(),
             ..Stats::default()
         };
         self.counters.add_to(&mut stats);
