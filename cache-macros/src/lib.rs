@@ -1,1 +1,152 @@
+//! The procedural macros of [memocache]: `#[cached]` and `#[async_cached]`.
+//!
+//! Use them through the `memocache` crate, which re-exports them next to the
+//! runtime that the generated code calls.
+//!
+//! Both attributes run one pipeline, one module per stage, in the manner of
+//! `thiserror-impl`: `attr` parses the options (`duration` their durations,
+//! `suggest` the "did you mean"), `signature` analyzes the function (bindings
+//! of argument patterns, `#[skip]` markers, return shape), `validate`
+//! cross-checks both, `key` derives the cache key and `types` checks that a
+//! static can hold it, and `expand` writes the code. Every mistake is a
+//! compile error at the offending token that says how to fix it; independent
+//! mistakes are reported together.
+//!
+//! [memocache]: https://docs.rs/memocache
+#![deny(missing_docs)]
 
+mod attr;
+mod duration;
+mod errors;
+mod expand;
+mod flavor;
+mod key;
+mod signature;
+mod suggest;
+mod types;
+mod validate;
+
+use crate::errors::Errors;
+use crate::flavor::Flavor;
+use proc_macro::TokenStream;
+use proc_macro2::TokenStream as TokenStream2;
+
+/// Memoizes a synchronous function.
+///
+/// ```ignore
+/// use memocache::cached;
+///
+/// #[cached(size = 1000, ttl = "10m")]
+/// fn slow_square(n: u64) -> u64 {
+///     n * n
+/// }
+///
+/// SLOW_SQUARE.invalidate(&7);
+/// ```
+///
+/// # The handle
+///
+/// The cache is a static next to the function, named after it in capitals
+/// (`SLOW_SQUARE`; `name = OTHER` renames it), with `get`, `insert`,
+/// `invalidate`, `clear`, `len` and `stats`. A method (a function with a
+/// `self` receiver) cannot have a static beside it in its `impl` block: its
+/// cache is returned by a generated associated function `<method>_cache()`
+/// (`Catalog::price_cache().clear()`; `name = ...` renames it).
+///
+/// # The key
+///
+/// By default the key is every binding of every argument, in order, except
+/// arguments marked `#[skip]`: one binding is the key itself (so
+/// `SLOW_SQUARE.invalidate(&7)`), several make a tuple, none make `()` (the
+/// function caches one value). A binding of type `&T` is stored owned
+/// (`&str` as `String`, `&[u8]` as `Vec<u8>`, `&T` as `T::Owned`).
+/// Destructuring patterns key on what they bind: `Path(id): Path<u64>` on
+/// `id: u64`, `(a, b): (u64, String)` on `a` and `b`.
+///
+/// `key = expr` chooses the key instead: `key = id`, `key = (user_id, page)`.
+/// When `expr` is more than argument names, give its type:
+/// `key = user.id, key_type = u64`. `self` is never part of a key
+/// implicitly, so methods need `key`.
+///
+/// # The value
+///
+/// `Result<T, E>` caches `Ok(T)` only. `Option<T>` (also inside a `Result`)
+/// caches `None` too, unless `skip_none`, with its own TTL `none_ttl`. Any
+/// other return type is cached whole. Key and value types must be nameable in
+/// a static: no generic parameters of the function, no `impl Trait`, no `Self`,
+/// no borrows other than `'static`.
+///
+/// # Options
+///
+/// | option | meaning |
+/// |---|---|
+/// | `size = N` | most entries held, `N >= 1` (the default is bounded too) |
+/// | `unbounded` | no bound on entries |
+/// | `ttl = "90s"` | time to live: `"500ms"`, `"10m"`, `"1h30m"`, or an integer of seconds |
+/// | `sliding` | a hit renews the TTL (needs `ttl` or `ttl_fn`) |
+/// | `ttl_fn = path` | per-value TTL, a `fn(&V) -> Option<Duration>` |
+/// | `key = expr` | the key, from the arguments |
+/// | `key_type = T` | the type of `key`, when it is more than argument names |
+/// | `#[skip]` on an argument | leaves the argument out of the key (not with `key`) |
+/// | `none_ttl = "30s"` | `Option` returns: TTL of `None` results |
+/// | `skip_none` | `Option` returns: `None` is not stored |
+/// | `stale_if_error` | `Result` returns: on `Err`, serve the last good value if one is held |
+/// | `refresh_ahead = "30s"` | `#[async_cached]` only: serve an expired value this long while one background refresh runs |
+/// | `single_flight = false` | no per-key coalescing of concurrent calls (on by default) |
+/// | `store = "redis"` | Redis store: needs the `redis` feature of memocache |
+/// | `namespace = "shop:product"` | stats name and Redis key prefix; default: module path and function name |
+/// | `version = N` | bump to orphan entries written by older code |
+/// | `codec = "json"` | Redis value encoding (`"bincode"` by default); needs `store = "redis"` |
+/// | `name = IDENT` | name of the handle |
+/// | `crate = path` | path of memocache, for crates that re-export it |
+#[proc_macro_attribute]
+pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
+    memoize(Flavor::Sync, args.into(), item.into()).into()
+}
+
+/// Memoizes an `async fn`.
+///
+/// ```ignore
+/// use memocache::async_cached;
+///
+/// #[async_cached(size = 10_000, ttl = "60s", key = id)]
+/// async fn get_product(State(db): State<Db>, Path(id): Path<u64>) -> Result<Json<Product>, AppError> {
+///     db.load(id).await.map(Json)
+/// }
+///
+/// GET_PRODUCT.invalidate(&42).await;
+/// ```
+///
+/// Takes the options of [`macro@cached`] and derives keys and values the same
+/// way; the handle is an `AsyncCache`. `refresh_ahead = "30s"` serves an
+/// expired value for up to that long while one background task runs the body
+/// again, so every argument must be owned (`Send + 'static`), and the
+/// function cannot be a method.
+#[proc_macro_attribute]
+pub fn async_cached(args: TokenStream, item: TokenStream) -> TokenStream {
+    memoize(Flavor::Async, args.into(), item.into()).into()
+}
+
+/// Runs the pipeline; on error, the errors followed by the function
+/// unchanged, so that the user sees these errors and not a cascade of
+/// "cannot find function" ones.
+fn memoize(flavor: Flavor, args: TokenStream2, item: TokenStream2) -> TokenStream2 {
+    pipeline(flavor, args, item.clone()).unwrap_or_else(|error| {
+        let mut tokens = error.to_compile_error();
+        tokens.extend(signature::without_markers(item));
+        tokens
+    })
+}
+
+/// Parse, analyze, validate, expand.
+fn pipeline(flavor: Flavor, args: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
+    let mut func = syn::parse2::<syn::ItemFn>(item).map_err(|e| {
+        let message = format!("{} applies to a function with a body: {e}", flavor.attr());
+        syn::Error::new(e.span(), message)
+    })?;
+    let mut errors = Errors::default();
+    let options = attr::Options::parse(flavor, args, &mut errors)?;
+    let sig = signature::analyze(&mut func, &mut errors);
+    let plan = validate::plan(flavor, options, func, sig, errors)?;
+    Ok(expand::expand(&plan))
+}

@@ -1,0 +1,8 @@
+use memocache::cached;
+
+#[cached]
+struct Config {
+    size: usize,
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use memocache::cached;
+
+#[cached(size = 100, sliding)]
+fn square(n: u64) -> u64 {
+    n * n
+}
+
+fn main() {}
