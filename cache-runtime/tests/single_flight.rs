@@ -1,0 +1,488 @@
+//! Single-flight of `call_sync`, the function `#[cached]` expands to.
+//!
+//! No test sleeps to make a race come out right. Where a leader must hold its
+//! flight open until the other callers have *joined* it, the key is a
+//! `TracedKey`: a caller joins as a waiter by finding the leader's key in the
+//! flight map under the flight lock, which compares the two keys, and the
+//! leader cannot land without that lock. So once every other caller has
+//! compared keys (and nothing else compares them: the store is empty for that
+//! key), every one of them is a waiter of this very flight, deterministically.
+//! Every wait has a deadline and every scenario runs under `within`, so a
+//! broken guarantee fails the test instead of hanging it.
+
+mod common;
+
+use std::panic;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::mpsc;
+use std::sync::{Barrier, Mutex};
+use std::thread::{self, ThreadId};
+use std::time::Duration;
+
+use common::{wait_until, within, Comparers, Latch, TracedKey, PATIENCE};
+use memocache_runtime::{call_sync, Cache, Config, Fallible, Plain};
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+#[test]
+fn one_body_run_for_64_concurrent_callers_of_a_cold_key() {
+    const CALLERS: usize = 64;
+    static JOINED: Comparers = Comparers::new();
+    static CACHE: Cache<TracedKey, u64> = Cache::new(Config::new("sf::sixty_four").size(16));
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+
+    let results = within(LIMIT, || {
+        let start = Barrier::new(CALLERS);
+        thread::scope(|s| {
+            let handles: Vec<_> = (0..CALLERS)
+                .map(|_| {
+                    let start = &start;
+                    s.spawn(move || {
+                        start.wait();
+                        call_sync(&CACHE, TracedKey::new(7, &JOINED), Plain, || {
+                            RUNS.fetch_add(1, SeqCst);
+                            // Hold the flight open until the 63 others have joined it.
+                            assert!(
+                                JOINED.wait_for_others(CALLERS - 1, PATIENCE),
+                                "only {} callers joined the flight",
+                                JOINED.count_except(thread::current().id())
+                            );
+                            42
+                        })
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("caller"))
+                .collect::<Vec<_>>()
+        })
+    });
+
+    assert_eq!(RUNS.load(SeqCst), 1, "the body ran once for all callers");
+    assert_eq!(results, vec![42; CALLERS]);
+    let stats = CACHE.stats();
+    assert_eq!(
+        (stats.hits, stats.misses, stats.len),
+        (0, CALLERS as u64, 1)
+    );
+    // Later calls are hits.
+    let later = call_sync(&CACHE, TracedKey::new(7, &JOINED), Plain, || 0);
+    assert_eq!((later, RUNS.load(SeqCst), CACHE.stats().hits), (42, 1, 1));
+}
+
+#[test]
+fn different_keys_never_wait_on_each_other() {
+    static CACHE: Cache<u32, u32> = Cache::new(Config::new("sf::keys").size(256));
+
+    within(LIMIT, || {
+        let (started_tx, started_rx) = mpsc::channel();
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let a_done = &AtomicUsize::new(0);
+        thread::scope(|s| {
+            let slow = s.spawn(move || {
+                let value = call_sync(&CACHE, 0, Plain, || {
+                    started_tx.send(()).unwrap();
+                    release_rx.recv_timeout(PATIENCE).expect("released");
+                    1000
+                });
+                a_done.store(1, SeqCst);
+                value
+            });
+            started_rx
+                .recv_timeout(PATIENCE)
+                .expect("key 0's body started");
+            // A second caller of key 0 waits behind the slow body.
+            let waiter = s.spawn(|| call_sync(&CACHE, 0, Plain, || 9999));
+            // While key 0's body is blocked, 64 other keys complete, on this
+            // thread and on another (at least some share key 0's flight shard).
+            for key in 1..=64 {
+                assert_eq!(call_sync(&CACHE, key, Plain, || key * 10), key * 10);
+            }
+            let other = s.spawn(|| {
+                (65..=128)
+                    .map(|k| call_sync(&CACHE, k, Plain, || k))
+                    .sum::<u32>()
+            });
+            assert_eq!(other.join().unwrap(), (65..=128).sum::<u32>());
+            assert_eq!(a_done.load(SeqCst), 0, "key 0 is still in flight");
+            release_tx.send(()).unwrap();
+            assert_eq!(slow.join().unwrap(), 1000);
+            assert_eq!(waiter.join().unwrap(), 1000);
+        });
+    });
+    assert_eq!(CACHE.get(&0), Some(1000));
+}
+
+#[test]
+fn a_panicking_leader_releases_its_waiters_and_one_recomputes() {
+    const CALLERS: usize = 8;
+    static JOINED: Comparers = Comparers::new();
+    static CACHE: Cache<TracedKey, u32> = Cache::new(Config::new("sf::panic").size(16));
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+    static PANICKER: Mutex<Option<ThreadId>> = Mutex::new(None);
+
+    let outcomes = within(LIMIT, || {
+        let start = Barrier::new(CALLERS);
+        thread::scope(|s| {
+            let handles: Vec<_> = (0..CALLERS)
+                .map(|_| {
+                    let start = &start;
+                    s.spawn(move || {
+                        start.wait();
+                        let me = thread::current().id();
+                        let outcome = panic::catch_unwind(|| {
+                            call_sync(&CACHE, TracedKey::new(1, &JOINED), Plain, || {
+                                if RUNS.fetch_add(1, SeqCst) == 0 {
+                                    *PANICKER.lock().unwrap() = Some(thread::current().id());
+                                    assert!(JOINED.wait_for_others(CALLERS - 1, PATIENCE));
+                                    panic!("boom");
+                                }
+                                77
+                            })
+                        });
+                        (me, outcome.map_err(|e| e.downcast_ref::<&str>().copied()))
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("caller thread"))
+                .collect::<Vec<_>>()
+        })
+    });
+
+    let panicker = PANICKER.lock().unwrap().expect("the first body ran");
+    assert_eq!(
+        RUNS.load(SeqCst),
+        2,
+        "one panicking run, exactly one recomputation"
+    );
+    for (thread, outcome) in outcomes {
+        if thread == panicker {
+            assert_eq!(outcome, Err(Some("boom")), "the panic reaches the leader");
+        } else {
+            assert_eq!(
+                outcome,
+                Ok(77),
+                "waiters get the recomputed value, not the panic"
+            );
+        }
+    }
+    // Nothing is poisoned: the value is cached and new keys work.
+    assert_eq!(
+        call_sync(&CACHE, TracedKey::new(1, &JOINED), Plain, || 0),
+        77
+    );
+    assert_eq!(
+        call_sync(&CACHE, TracedKey::new(2, &JOINED), Plain, || 5),
+        5
+    );
+    assert_eq!(RUNS.load(SeqCst), 2);
+}
+
+#[test]
+fn after_an_err_waiters_run_the_body_side_by_side() {
+    const CALLERS: usize = 8;
+    static JOINED: Comparers = Comparers::new();
+    static CACHE: Cache<TracedKey, u32> = Cache::new(Config::new("sf::err").size(16));
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+    // The waiters' runs meet here: they can only all arrive if they run concurrently.
+    static SIDE_BY_SIDE: Latch = Latch::new(CALLERS - 1);
+
+    let results = within(LIMIT, || {
+        let start = Barrier::new(CALLERS);
+        thread::scope(|s| {
+            let handles: Vec<_> = (0..CALLERS)
+                .map(|_| {
+                    let start = &start;
+                    s.spawn(move || {
+                        start.wait();
+                        call_sync(&CACHE, TracedKey::new(1, &JOINED), Fallible, || {
+                            if RUNS.fetch_add(1, SeqCst) == 0 {
+                                // The leader fails once every other caller waits on it.
+                                assert!(JOINED.wait_for_others(CALLERS - 1, PATIENCE));
+                                return Err("leader: down");
+                            }
+                            if SIDE_BY_SIDE.arrive_and_wait(PATIENCE) {
+                                Err("waiter: down")
+                            } else {
+                                Err("waiter: serialised behind another caller")
+                            }
+                        })
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("caller"))
+                .collect::<Vec<Result<u32, &str>>>()
+        })
+    });
+
+    assert_eq!(
+        RUNS.load(SeqCst),
+        CALLERS,
+        "every waiter ran the body itself"
+    );
+    assert_eq!(
+        results
+            .iter()
+            .filter(|r| **r == Err("leader: down"))
+            .count(),
+        1
+    );
+    assert_eq!(
+        results
+            .iter()
+            .filter(|r| **r == Err("waiter: down"))
+            .count(),
+        CALLERS - 1,
+        "{results:?}"
+    );
+    assert_eq!(CACHE.len(), 0, "Err is never cached");
+    let ok: Result<u32, &str> = call_sync(&CACHE, TracedKey::new(1, &JOINED), Fallible, || Ok(3));
+    assert_eq!(
+        (ok, CACHE.get(&TracedKey::new(1, &JOINED))),
+        (Ok(3), Some(3))
+    );
+}
+
+fn fib_reference(n: u64) -> u64 {
+    let (mut a, mut b) = (0u64, 1u64);
+    for _ in 0..n {
+        (a, b) = (b, a + b);
+    }
+    a
+}
+
+#[test]
+fn recursion_into_other_keys_does_not_deadlock() {
+    static FIB: Cache<u64, u64> = Cache::new(Config::new("sf::fib").unbounded());
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+    fn fib(n: u64) -> u64 {
+        call_sync(&FIB, n, Plain, || {
+            RUNS.fetch_add(1, SeqCst);
+            if n < 2 {
+                n
+            } else {
+                fib(n - 1) + fib(n - 2)
+            }
+        })
+    }
+
+    assert_eq!(within(LIMIT, || fib(90)), 2_880_067_194_370_816_120);
+    assert_eq!(RUNS.load(SeqCst), 91, "each fib(k) computed once");
+    assert_eq!(fib(90), 2_880_067_194_370_816_120);
+    assert_eq!(RUNS.load(SeqCst), 91);
+}
+
+#[test]
+fn concurrent_recursion_computes_each_key_once() {
+    const THREADS: u64 = 8;
+    static FIB: Cache<u64, u64> = Cache::new(Config::new("sf::fib_concurrent").unbounded());
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+    fn fib(n: u64) -> u64 {
+        call_sync(&FIB, n, Plain, || {
+            RUNS.fetch_add(1, SeqCst);
+            if n < 2 {
+                n
+            } else {
+                fib(n - 1) + fib(n - 2)
+            }
+        })
+    }
+
+    within(LIMIT, || {
+        let start = Barrier::new(THREADS as usize);
+        thread::scope(|s| {
+            for t in 0..THREADS {
+                let start = &start;
+                // Threads start at different depths, so they lead and wait on each other's keys.
+                s.spawn(move || {
+                    start.wait();
+                    assert_eq!(fib(90 - t), fib_reference(90 - t));
+                });
+            }
+        });
+    });
+    assert_eq!(
+        RUNS.load(SeqCst),
+        91,
+        "each fib(k) computed once across all threads"
+    );
+}
+
+#[test]
+fn a_body_calling_its_own_key_does_not_deadlock() {
+    static CACHE: Cache<u32, u32> = Cache::new(Config::new("sf::self").size(16));
+    let (outer, inner) = within(LIMIT, || {
+        let mut inner = 0;
+        let outer = call_sync(&CACHE, 1, Plain, || {
+            inner = call_sync(&CACHE, 1, Plain, || 5);
+            inner + 1
+        });
+        (outer, inner)
+    });
+    assert_eq!((outer, inner), (6, 5));
+    // The outermost call lands last: later calls see what the first caller got.
+    assert_eq!(CACHE.get(&1), Some(6));
+    assert_eq!(call_sync(&CACHE, 1, Plain, || 0), 6);
+}
+
+#[test]
+fn invalidate_during_a_run_hands_the_value_to_waiters_but_does_not_store_it() {
+    static JOINED: Comparers = Comparers::new();
+    static CACHE: Cache<TracedKey, u32> = Cache::new(Config::new("sf::invalidate").size(16));
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+    let key = || TracedKey::new(1, &JOINED);
+
+    within(LIMIT, move || {
+        let (leader_tx, leader_rx) = mpsc::channel();
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        thread::scope(|s| {
+            let leader = s.spawn(move || {
+                call_sync(&CACHE, key(), Plain, || {
+                    RUNS.fetch_add(1, SeqCst);
+                    leader_tx.send(thread::current().id()).unwrap();
+                    release_rx.recv_timeout(PATIENCE).expect("released");
+                    10
+                })
+            });
+            let leader_id = leader_rx.recv_timeout(PATIENCE).expect("the body started");
+            let waiter = s.spawn(|| {
+                call_sync(&CACHE, key(), Plain, || {
+                    RUNS.fetch_add(1, SeqCst);
+                    99
+                })
+            });
+            assert!(
+                wait_until(PATIENCE, || JOINED.count_except(leader_id) >= 1),
+                "the waiter joined the flight"
+            );
+            assert!(!CACHE.invalidate(&key()), "nothing stored yet");
+            release_tx.send(()).unwrap();
+            assert_eq!(leader.join().unwrap(), 10);
+            assert_eq!(waiter.join().unwrap(), 10, "the waiter got the run's value");
+        });
+    });
+    assert_eq!(
+        CACHE.get(&key()),
+        None,
+        "the invalidated run was not stored"
+    );
+    assert_eq!(CACHE.len(), 0);
+    assert_eq!(RUNS.load(SeqCst), 1);
+    assert_eq!(
+        call_sync(&CACHE, key(), Plain, || 11),
+        11,
+        "the next call runs the body"
+    );
+    assert_eq!(CACHE.get(&key()), Some(11));
+}
+
+/// What the test does while an older body is still running.
+#[derive(Clone, Copy, Debug)]
+enum Meanwhile {
+    Invalidate,
+    Insert,
+    Clear,
+}
+
+#[test]
+fn after_invalidate_insert_or_clear_new_callers_do_not_wait_and_late_runs_do_not_store() {
+    static CACHE: Cache<u32, u32> = Cache::new(Config::new("sf::detach").size(16));
+
+    for (key, meanwhile) in [
+        (1, Meanwhile::Invalidate),
+        (2, Meanwhile::Insert),
+        (3, Meanwhile::Clear),
+    ] {
+        within(LIMIT, move || {
+            let (started_tx, started_rx) = mpsc::channel();
+            let (release_tx, release_rx) = mpsc::channel::<()>();
+            thread::scope(|s| {
+                let old = s.spawn(move || {
+                    call_sync(&CACHE, key, Plain, || {
+                        started_tx.send(()).unwrap();
+                        release_rx.recv_timeout(PATIENCE).expect("released");
+                        10
+                    })
+                });
+                started_rx
+                    .recv_timeout(PATIENCE)
+                    .expect("the old body started");
+                let expected = match meanwhile {
+                    Meanwhile::Insert => {
+                        CACHE.insert(key, 30);
+                        // A hit now, whatever runs.
+                        assert_eq!(call_sync(&CACHE, key, Plain, || 31), 30);
+                        30
+                    }
+                    Meanwhile::Invalidate | Meanwhile::Clear => {
+                        if let Meanwhile::Clear = meanwhile {
+                            CACHE.clear();
+                        } else {
+                            CACHE.invalidate(&key);
+                        }
+                        // A new flight, not a wait on the detached one (which is blocked).
+                        assert_eq!(call_sync(&CACHE, key, Plain, || 20), 20);
+                        20
+                    }
+                };
+                release_tx.send(()).unwrap();
+                assert_eq!(
+                    old.join().unwrap(),
+                    10,
+                    "the old caller still gets its value"
+                );
+                assert_eq!(
+                    CACHE.get(&key),
+                    Some(expected),
+                    "a run that started before {meanwhile:?} must not overwrite"
+                );
+            });
+        });
+    }
+}
+
+#[test]
+fn without_single_flight_every_concurrent_caller_runs_the_body() {
+    const CALLERS: usize = 8;
+    static CACHE: Cache<u32, usize> =
+        Cache::new(Config::new("sf::off").size(16).single_flight(false));
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+    static TOGETHER: Latch = Latch::new(CALLERS);
+
+    let results = within(LIMIT, || {
+        let start = Barrier::new(CALLERS);
+        thread::scope(|s| {
+            let handles: Vec<_> = (0..CALLERS)
+                .map(|i| {
+                    let start = &start;
+                    s.spawn(move || {
+                        start.wait();
+                        call_sync(&CACHE, 1, Plain, || {
+                            RUNS.fetch_add(1, SeqCst);
+                            // All bodies must be running at once to get past this.
+                            assert!(TOGETHER.arrive_and_wait(PATIENCE), "callers were coalesced");
+                            i
+                        })
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("caller"))
+                .collect::<Vec<_>>()
+        })
+    });
+    assert_eq!(RUNS.load(SeqCst), CALLERS);
+    assert_eq!(
+        results,
+        (0..CALLERS).collect::<Vec<_>>(),
+        "each caller got its own run's value"
+    );
+    assert_eq!(CACHE.len(), 1);
+    assert_eq!(CACHE.stats().misses, CALLERS as u64);
+}
