@@ -35,7 +35,9 @@ fn main() {
         stats.hits,
         stats.misses,
         stats.len,
-        stats.capacity.map_or("unbounded".to_string(), |c| c.to_string()),
+        stats
+            .capacity
+            .map_or("unbounded".to_string(), |c| c.to_string()),
         stats.hit_ratio()
     );
 
