@@ -191,7 +191,8 @@ fn config(plan: &Plan) -> TokenStream {
         let number = Literal::u64_unsuffixed(version.value);
         chain.extend(quote_spanned!(version.name.span()=> .version(#number)));
     }
-    // Only reachable with the `redis` feature: validation rejects both otherwise.
+    // Unreachable until the Redis store lands: validation rejects `store = "redis"`
+    // and a `codec` without it.
     if let Some(store) = o.store.as_ref().filter(|s| s.value == Store::Redis) {
         chain.extend(quote_spanned!(store.name.span()=> .redis()));
     }

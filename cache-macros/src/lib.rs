@@ -33,7 +33,7 @@ use proc_macro2::TokenStream as TokenStream2;
 
 /// Memoizes a synchronous function.
 ///
-/// ```ignore
+/// ```
 /// use memocache::cached;
 ///
 /// #[cached(size = 1000, ttl = "10m")]
@@ -41,7 +41,8 @@ use proc_macro2::TokenStream as TokenStream2;
 ///     n * n
 /// }
 ///
-/// SLOW_SQUARE.invalidate(&7);
+/// assert_eq!(slow_square(7), 49);
+/// assert!(SLOW_SQUARE.invalidate(&7));
 /// ```
 ///
 /// # The handle
@@ -106,15 +107,31 @@ pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
 
 /// Memoizes an `async fn`.
 ///
-/// ```ignore
+/// ```
+/// use axum::extract::{Path, State};
+/// use axum::Json;
 /// use memocache::async_cached;
+/// # #[derive(Clone)]
+/// # struct Db;
+/// # #[derive(Clone, Debug, PartialEq)]
+/// # struct Product { id: u64 }
+/// # #[derive(Debug)]
+/// # struct AppError;
+/// # impl Db {
+/// #     async fn load(&self, id: u64) -> Result<Product, AppError> { Ok(Product { id }) }
+/// # }
 ///
 /// #[async_cached(size = 10_000, ttl = "60s", key = id)]
 /// async fn get_product(State(db): State<Db>, Path(id): Path<u64>) -> Result<Json<Product>, AppError> {
 ///     db.load(id).await.map(Json)
 /// }
 ///
-/// GET_PRODUCT.invalidate(&42).await;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let product = get_product(State(Db), Path(42)).await.unwrap();
+/// assert_eq!(product.0, Product { id: 42 });
+/// assert!(GET_PRODUCT.invalidate(&42).await);
+/// # }
 /// ```
 ///
 /// Takes the options of [`macro@cached`] and derives keys and values the same
