@@ -11,12 +11,13 @@ use std::hash::Hash;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::core::{Core, LazyCore};
-use crate::flight::{Outcome, Role};
+use crate::core::{fallback, settle, LazyStore};
+use crate::latch::Outcome;
+use crate::leader::Claim;
+use crate::nesting;
 use crate::shape::ReturnShape;
 use crate::stats::Stats;
-use crate::store::{Lookup, MemoryStore};
-use crate::task_latch::{lead, TaskLatch};
+use crate::store::MemoryStore;
 
 /// The cache behind one `#[async_cached]` function, reachable through the static
 /// the macro generates (`GET_PRODUCT` for `async fn get_product`).
@@ -24,16 +25,14 @@ use crate::task_latch::{lead, TaskLatch};
 /// The same store as [`crate::Cache`]; invalidation and clearing are `async` so
 /// that remote tiers can take part in them.
 pub struct AsyncCache<K: Send, V: Send> {
-    core: LazyCore<K, V, TaskLatch<V>>,
+    core: LazyStore<K, V>,
 }
-
-type AsyncCore<K, V> = Core<K, V, TaskLatch<V>>;
 
 impl<K: Send, V: Send> AsyncCache<K, V> {
     /// A cache configured by `config`; nothing is allocated until first use.
     pub const fn new(config: Config<V>) -> Self {
         Self {
-            core: LazyCore::new(config),
+            core: LazyStore::new(config),
         }
     }
 
@@ -56,7 +55,7 @@ where
 
     /// The underlying in-process store.
     pub fn store(&self) -> &MemoryStore<K, V> {
-        &self.core.get().store
+        self.core.get()
     }
 
     /// The cached value for `key`, if live, without running the function or counting a hit.
@@ -65,7 +64,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.core.get().get(key)
+        self.core.read(key)
     }
 
     /// Stores `value` for `key` as if the function had returned it.
@@ -80,7 +79,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.core.get().invalidate(key)
+        self.core.get().remove(key)
     }
 
     /// Removes every entry; calls already running will not store their results.
@@ -100,7 +99,7 @@ where
 
     /// Hits, misses, evictions, expirations, errors, length and capacity.
     pub fn stats(&self) -> Stats {
-        self.core.get().stats()
+        self.core.stats()
     }
 }
 
@@ -113,16 +112,16 @@ where
     S: ReturnShape<R, Value = V>,
     F: Future<Output = R>,
 {
-    let core = cache.core.get();
-    let stale = match core.store.lookup(&key) {
-        Lookup::Hit(value) => return S::from_value(value),
-        Lookup::Stale { value, .. } => {
-            core.store.record_miss();
-            Some(value)
+    let store = cache.core.get();
+    match store.claim(&key, true) {
+        Claim::Hit(value) => S::from_value(value),
+        claim => {
+            if claim.stale().is_some() {
+                store.record_miss();
+            }
+            resolve::<K, V, R, S, F>(store, key, claim, body).await
         }
-        Lookup::Miss => None,
-    };
-    resolve::<K, V, R, S, F>(core, key, stale, body).await
+    }
 }
 
 /// Like [`call_async`], for functions with `refresh_ahead`: within the window
@@ -142,80 +141,83 @@ where
     F: Fn() -> Fut + Send + 'static,
     Fut: Future<Output = R> + Send + 'static,
 {
-    let core = cache.core.get();
+    let store = cache.core.get();
     let window = cache.core.config.refresh_ahead.unwrap_or_default();
-    let stale = match core.store.lookup(&key) {
-        Lookup::Hit(value) => return S::from_value(value),
-        Lookup::Stale { value, expired_for } => {
-            if expired_for < window && tokio::runtime::Handle::try_current().is_ok() {
-                core.store.record_hit();
-                spawn_refresh::<K, V, R, S, _, _>(core, key, body);
-                return S::from_value(value);
+    let claim = match store.claim(&key, true) {
+        Claim::Hit(value) => return S::from_value(value),
+        claim => claim,
+    };
+    let fresh_enough = claim
+        .stale()
+        .is_some_and(|stale| stale.expired_for < window);
+    if fresh_enough && tokio::runtime::Handle::try_current().is_ok() {
+        store.record_hit();
+        return match claim {
+            Claim::Lead {
+                guard,
+                stale: Some(stale),
+            } => {
+                tokio::spawn(async move {
+                    match S::into_value(nesting::lead(guard.id(), body()).await) {
+                        Ok(value) => guard.land(value),
+                        Err(_) => guard.fail(),
+                    }
+                });
+                S::from_value(stale.value)
             }
-            core.store.record_miss();
-            Some(value)
-        }
-        Lookup::Miss => None,
-    };
-    resolve::<K, V, R, S, Fut>(core, key, stale, body()).await
-}
-
-/// Starts one background refresh of `key` unless one is running already.
-fn spawn_refresh<K, V, R, S, F, Fut>(core: &'static AsyncCore<K, V>, key: K, body: F)
-where
-    K: Hash + Eq + Clone + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
-    S: ReturnShape<R, Value = V>,
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: Future<Output = R> + Send + 'static,
-{
-    let Role::Leader(guard) = core.join(&key) else {
-        return;
-    };
-    tokio::spawn(async move {
-        match S::into_value(lead(guard.latch(), body()).await) {
-            Ok(value) => guard.land(Outcome::Value(value.clone()), |key| {
-                core.store.insert(key, value)
-            }),
-            Err(_) => guard.land(Outcome::Failed, drop),
-        }
-    });
+            // A refresh is running, or this task runs it (and calls itself).
+            Claim::Wait {
+                stale: Some(stale), ..
+            }
+            | Claim::Reentrant { stale: Some(stale) } => S::from_value(stale.value),
+            _ => unreachable!("a claim with a stale value"),
+        };
+    }
+    if claim.stale().is_some() {
+        store.record_miss();
+    }
+    resolve::<K, V, R, S, Fut>(store, key, claim, body()).await
 }
 
 /// The miss path: lead, wait for the leader, or run alongside a failed one.
-async fn resolve<K, V, R, S, F>(core: &AsyncCore<K, V>, key: K, stale: Option<V>, body: F) -> R
+async fn resolve<K, V, R, S, F>(
+    store: &MemoryStore<K, V>,
+    key: K,
+    first: Claim<'_, K, V>,
+    body: F,
+) -> R
 where
     K: Hash + Eq + Clone + Send,
     V: Clone + Send,
     S: ReturnShape<R, Value = V>,
     F: Future<Output = R>,
 {
-    if !core.store.config().single_flight {
-        return core.settle::<S, R>(key, body.await, stale);
-    }
+    let mut claim = first;
     loop {
-        match core.join(&key) {
-            Role::Ready(value) => return S::from_value(value),
-            Role::Reentrant => return core.settle::<S, R>(key, body.await, stale),
-            Role::Waiter(flight) => match flight.latch.wait().await {
-                Outcome::Value(value) => return S::from_value(value),
-                Outcome::Failed => return core.settle::<S, R>(key, body.await, stale),
-                Outcome::Abandoned => continue,
-            },
-            Role::Leader(guard) => {
-                return match S::into_value(lead(guard.latch(), body).await) {
+        match claim {
+            Claim::Hit(value) => return S::from_value(value),
+            Claim::Lead { guard, stale } => {
+                let returned = nesting::lead(guard.id(), body).await;
+                return match S::into_value(returned) {
                     Ok(value) => {
-                        let stored = value.clone();
-                        guard.land(Outcome::Value(value.clone()), |key| {
-                            core.store.insert(key, stored)
-                        });
+                        guard.land(value.clone());
                         S::from_value(value)
                     }
                     Err(returned) => {
-                        guard.land(Outcome::Failed, drop);
-                        core.fallback::<S, R>(returned, stale)
+                        guard.fail();
+                        fallback::<K, V, S, R>(store, returned, stale.map(|s| s.value))
                     }
                 };
+            }
+            Claim::Wait { latch, stale } => match latch.wait().await {
+                Outcome::Value(value) => return S::from_value(value),
+                Outcome::Failed => {
+                    return settle::<K, V, S, R>(store, key, body.await, stale.map(|s| s.value))
+                }
+                Outcome::Abandoned => claim = store.claim(&key, false),
+            },
+            Claim::Reentrant { stale } => {
+                return settle::<K, V, S, R>(store, key, body.await, stale.map(|s| s.value))
             }
         }
     }

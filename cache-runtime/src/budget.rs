@@ -1,15 +1,25 @@
 //! The bound on entries across all shards.
 //!
 //! Shards share one count, touched only when an entry is added or leaves (never
-//! on a hit), so a cache of size N holds N entries wherever their keys hash,
-//! while eviction order stays exact within a shard.
+//! on a hit, and not when a full cache swaps one entry for another), so a cache
+//! of size N holds N entries wherever their keys hash, while eviction order
+//! stays exact within a shard.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub(crate) struct Budget {
-    /// Entries held plus insertions under way.
+    /// Entries held.
     used: AtomicUsize,
     capacity: Option<usize>,
+}
+
+/// The answer to a request for room for one more entry.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Room {
+    /// Counted: add the entry.
+    Granted,
+    /// The cache is full: evict one entry and let the new one take its place.
+    Full,
 }
 
 impl Budget {
@@ -21,11 +31,22 @@ impl Budget {
         }
     }
 
-    /// Reserves room for one new entry; `true` if the cache is full and the
-    /// caller must evict one entry before adding its own.
-    pub(crate) fn reserve(&self) -> bool {
-        let before = self.used.fetch_add(1, Ordering::AcqRel);
-        self.capacity.is_some_and(|capacity| before >= capacity)
+    /// Asks for room for one new entry.
+    pub(crate) fn reserve(&self) -> Room {
+        let Some(capacity) = self.capacity else {
+            self.used.fetch_add(1, Ordering::Relaxed);
+            return Room::Granted;
+        };
+        // A plain read first: a full cache (the common case under churn) then
+        // swaps entries without writing the shared count.
+        if self.used.load(Ordering::Relaxed) >= capacity {
+            return Room::Full;
+        }
+        if self.used.fetch_add(1, Ordering::AcqRel) >= capacity {
+            self.used.fetch_sub(1, Ordering::AcqRel);
+            return Room::Full;
+        }
+        Room::Granted
     }
 
     /// Gives back room for `entries` entries that left.
@@ -46,14 +67,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_entry_past_capacity_must_evict() {
+    fn room_past_capacity_is_refused_until_an_entry_leaves() {
         let budget = Budget::new(Some(2));
-        assert!(!budget.reserve());
-        assert!(!budget.reserve());
-        assert!(budget.reserve(), "third entry in a budget of two");
+        assert_eq!(budget.reserve(), Room::Granted);
+        assert_eq!(budget.reserve(), Room::Granted);
+        assert_eq!(
+            budget.reserve(),
+            Room::Full,
+            "third entry in a budget of two"
+        );
+        assert_eq!(budget.reserve(), Room::Full, "a refusal takes no room");
         budget.release(1);
-        budget.release(1);
-        assert!(!budget.reserve());
-        assert!(!Budget::new(None).reserve());
+        assert_eq!(budget.reserve(), Room::Granted);
+        assert_eq!(Budget::new(None).reserve(), Room::Granted);
     }
 }

@@ -5,12 +5,13 @@ use std::hash::Hash;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::core::LazyCore;
-use crate::flight::{Outcome, Role};
+use crate::core::{fallback, settle, LazyStore};
+use crate::latch::Outcome;
+use crate::leader::Claim;
+use crate::nesting;
 use crate::shape::ReturnShape;
 use crate::stats::Stats;
-use crate::store::{Lookup, MemoryStore};
-use crate::thread_latch::ThreadLatch;
+use crate::store::MemoryStore;
 
 /// The cache behind one `#[cached]` function, reachable through the static the
 /// macro generates (`SLOW_SQUARE` for `fn slow_square`).
@@ -19,14 +20,14 @@ use crate::thread_latch::ThreadLatch;
 /// for `fn f(n: u64)` the key is `n`, for `fn f(name: &str, page: u32)` it is
 /// `(String, u32)`. The store is created on first use.
 pub struct Cache<K: Send, V: Send> {
-    core: LazyCore<K, V, ThreadLatch<V>>,
+    core: LazyStore<K, V>,
 }
 
 impl<K: Send, V: Send> Cache<K, V> {
     /// A cache configured by `config`; nothing is allocated until first use.
     pub const fn new(config: Config<V>) -> Self {
         Self {
-            core: LazyCore::new(config),
+            core: LazyStore::new(config),
         }
     }
 
@@ -49,7 +50,7 @@ where
 
     /// The underlying store.
     pub fn store(&self) -> &MemoryStore<K, V> {
-        &self.core.get().store
+        self.core.get()
     }
 
     /// The cached value for `key`, if live, without running the function or counting a hit.
@@ -58,7 +59,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.core.get().get(key)
+        self.core.read(key)
     }
 
     /// Stores `value` for `key` as if the function had returned it.
@@ -73,7 +74,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.core.get().invalidate(key)
+        self.core.get().remove(key)
     }
 
     /// Removes every entry; calls already running will not store their results.
@@ -93,7 +94,7 @@ where
 
     /// Hits, misses, evictions, expirations, errors, length and capacity.
     pub fn stats(&self) -> Stats {
-        self.core.get().stats()
+        self.core.stats()
     }
 }
 
@@ -107,53 +108,52 @@ where
     S: ReturnShape<R, Value = V>,
     F: FnOnce() -> R,
 {
-    match cache.core.get().store.lookup(&key) {
-        Lookup::Hit(value) => S::from_value(value),
-        Lookup::Stale { value, .. } => miss::<K, V, R, S, F>(cache, key, Some(value), body),
-        Lookup::Miss => miss::<K, V, R, S, F>(cache, key, None, body),
+    let store = cache.core.get();
+    match store.claim(&key, true) {
+        Claim::Hit(value) => S::from_value(value),
+        claim => miss::<K, V, R, S, F>(store, key, claim, body),
     }
 }
 
 /// The miss path, kept out of line so that the hit path stays small.
 #[cold]
 #[inline(never)]
-fn miss<K, V, R, S, F>(cache: &Cache<K, V>, key: K, stale: Option<V>, body: F) -> R
+fn miss<K, V, R, S, F>(store: &MemoryStore<K, V>, key: K, first: Claim<'_, K, V>, body: F) -> R
 where
     K: Hash + Eq + Clone + Send,
     V: Clone + Send,
     S: ReturnShape<R, Value = V>,
     F: FnOnce() -> R,
 {
-    let core = cache.core.get();
-    if stale.is_some() {
-        core.store.record_miss();
+    if first.stale().is_some() {
+        store.record_miss();
     }
-    if !cache.core.config.single_flight {
-        return core.settle::<S, R>(key, body(), stale);
-    }
+    let mut claim = first;
     loop {
-        match core.join(&key) {
-            Role::Ready(value) => return S::from_value(value),
-            Role::Reentrant => return core.settle::<S, R>(key, body(), stale),
-            Role::Waiter(flight) => match flight.latch.wait() {
-                Outcome::Value(value) => return S::from_value(value),
-                Outcome::Failed => return core.settle::<S, R>(key, body(), stale),
-                Outcome::Abandoned => continue,
-            },
-            Role::Leader(guard) => {
-                return match S::into_value(body()) {
+        match claim {
+            Claim::Hit(value) => return S::from_value(value),
+            Claim::Lead { guard, stale } => {
+                let returned = nesting::run(guard.id(), body);
+                return match S::into_value(returned) {
                     Ok(value) => {
-                        let stored = value.clone();
-                        guard.land(Outcome::Value(value.clone()), |key| {
-                            core.store.insert(key, stored)
-                        });
+                        guard.land(value.clone());
                         S::from_value(value)
                     }
                     Err(returned) => {
-                        guard.land(Outcome::Failed, drop);
-                        core.fallback::<S, R>(returned, stale)
+                        guard.fail();
+                        fallback::<K, V, S, R>(store, returned, stale.map(|s| s.value))
                     }
                 };
+            }
+            Claim::Wait { latch, stale } => match latch.wait_blocking() {
+                Outcome::Value(value) => return S::from_value(value),
+                Outcome::Failed => {
+                    return settle::<K, V, S, R>(store, key, body(), stale.map(|s| s.value))
+                }
+                Outcome::Abandoned => claim = store.claim(&key, false),
+            },
+            Claim::Reentrant { stale } => {
+                return settle::<K, V, S, R>(store, key, body(), stale.map(|s| s.value))
             }
         }
     }

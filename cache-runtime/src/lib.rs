@@ -18,15 +18,14 @@ mod cache;
 mod clock;
 mod config;
 mod core;
-mod flight;
 mod front;
+mod latch;
+mod leader;
+mod nesting;
 mod shape;
 mod shard;
 mod stats;
 mod store;
-#[cfg(feature = "tokio")]
-mod task_latch;
-mod thread_latch;
 
 #[cfg(feature = "tokio")]
 pub use async_cache::{call_async, call_async_refreshing, AsyncCache};

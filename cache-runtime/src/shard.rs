@@ -1,20 +1,29 @@
-//! One shard of the shared store: an exact LRU with TTL entries behind a lock.
+//! One shard of the shared store: an exact LRU with TTL entries, and the
+//! flights (computations in progress) of its keys, behind one lock.
+//!
+//! Finding a key absent and registering as the one computing it happen under
+//! one acquisition of the lock, and so do storing the result and retiring the
+//! flight: a cold key costs two lock acquisitions, as in a plain cache.
 //!
 //! Every change that removes or replaces an entry bumps the shard's version, so
 //! the per-thread front tables (see `front`) can tell, with one read of shared
 //! memory and no lock, whether a copy they hold is still current.
 
 use std::borrow::Borrow;
+use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use crossbeam_utils::CachePadded;
 use lru::LruCache;
 use parking_lot::Mutex;
 
-use crate::budget::Budget;
+use crate::budget::{Budget, Room};
 use crate::clock::Ticks;
 use crate::config::Config;
+use crate::latch::Latch;
+use crate::nesting::{self, FlightId};
 
 /// A stored value and the time it expires (`Ticks::MAX`: never).
 pub(crate) struct Entry<V> {
@@ -37,22 +46,73 @@ pub(crate) enum Found<K, V> {
     Absent,
 }
 
+/// What a caller of a key is to do, decided under the shard lock.
+pub(crate) enum Claim<K, V> {
+    /// The value is here.
+    Fresh(Found<K, V>),
+    /// Compute the value; `seq` numbers the flight registered for it (`None`:
+    /// single-flight is off).
+    Lead {
+        seq: Option<u64>,
+        stale: Option<(V, Ticks)>,
+    },
+    /// Another caller is computing it: wait on the latch.
+    Wait {
+        latch: Arc<Latch<V>>,
+        stale: Option<(V, Ticks)>,
+    },
+    /// The current thread is computing it already (the body calls its own key).
+    Reentrant { stale: Option<(V, Ticks)> },
+}
+
+/// A computation in progress. Its latch is made when the first waiter comes.
+struct Flight<V> {
+    seq: u64,
+    latch: Option<Arc<Latch<V>>>,
+}
+
+struct State<K, V> {
+    lru: LruCache<K, Entry<V>>,
+    flights: HashMap<K, Flight<V>, foldhash::fast::RandomState>,
+    /// Latches of flights that an invalidation detached, until their leaders land.
+    detached: Vec<(u64, Arc<Latch<V>>)>,
+    next_seq: u64,
+}
+
+/// What landing a flight does to the key's entry.
+pub(crate) enum Landing<V> {
+    /// Store the result.
+    Store(Entry<V>),
+    /// Drop what the key held: the result is one the policy does not store.
+    Remove,
+    /// Leave the entry alone: there is no result (an error, a panic).
+    Keep,
+}
+
+/// What left the shard during an operation: dropped after the lock is released,
+/// since a value's `Drop` may call back into the cache.
+pub(crate) type Departed<K, V> = Option<(K, Entry<V>)>;
+
 pub(crate) struct Shard<K, V> {
     version: CachePadded<AtomicU64>,
     evictions: AtomicU64,
     expirations: AtomicU64,
-    lru: CachePadded<Mutex<LruCache<K, Entry<V>>>>,
+    state: CachePadded<Mutex<State<K, V>>>,
 }
 
 impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
     /// An empty shard; the store's [`Budget`] bounds the entries of all shards.
     pub(crate) fn new() -> Self {
-        let lru = LruCache::unbounded();
         Self {
             version: CachePadded::new(AtomicU64::new(0)),
             evictions: AtomicU64::new(0),
             expirations: AtomicU64::new(0),
-            lru: CachePadded::new(Mutex::new(lru)),
+            state: CachePadded::new(Mutex::new(State {
+                lru: LruCache::unbounded(),
+                flights: HashMap::default(),
+                detached: Vec::new(),
+                next_seq: 0,
+            })),
         }
     }
 
@@ -72,6 +132,14 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
     }
 
+    /// The name of flight `seq` of this shard.
+    pub(crate) fn flight_id(&self, seq: u64) -> FlightId {
+        FlightId {
+            shard: self as *const Self as usize,
+            seq,
+        }
+    }
+
     /// Looks `key` up, marks it most recently used and renews a sliding TTL.
     pub(crate) fn get<Q>(
         &self,
@@ -84,34 +152,184 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let mut lru = self.lru.lock();
-        let Some((stored_key, entry)) = lru.get_key_value_mut(key) else {
-            return Found::Absent;
+        let mut state = self.state.lock();
+        let (found, expired) = self.read(&mut state, key, now, config, budget);
+        drop(state);
+        drop(expired);
+        found
+    }
+
+    fn read<Q>(
+        &self,
+        state: &mut State<K, V>,
+        key: &Q,
+        now: Ticks,
+        config: &Config<V>,
+        budget: &Budget,
+    ) -> (Found<K, V>, Option<Entry<V>>)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let Some((stored_key, entry)) = state.lru.get_key_value_mut(key) else {
+            return (Found::Absent, None);
         };
         if now < entry.expires_at {
             if config.sliding {
                 entry.expires_at = config.expiry(now, &entry.value);
             }
-            return Found::Fresh {
+            let found = Found::Fresh {
                 key: stored_key.clone(),
                 value: entry.value.clone(),
                 expires_at: entry.expires_at,
                 version: self.version.load(Ordering::Relaxed),
             };
+            return (found, None);
         }
         if config.keeps_stale() {
-            return Found::Stale {
+            let found = Found::Stale {
                 value: entry.value.clone(),
                 expired_at: entry.expires_at,
             };
+            return (found, None);
         }
-        let expired = lru.pop(key);
+        let expired = state.lru.pop(key);
         Self::count(&self.expirations);
         self.changed();
         budget.release(1);
-        drop(lru);
+        (Found::Absent, expired)
+    }
+
+    /// Looks `key` up and, if it is not live, joins or starts its flight.
+    pub(crate) fn claim(
+        &self,
+        key: &K,
+        now: Ticks,
+        config: &Config<V>,
+        budget: &Budget,
+    ) -> Claim<K, V> {
+        let mut state = self.state.lock();
+        let (found, expired) = self.read(&mut state, key, now, config, budget);
+        let stale = match found {
+            Found::Fresh { .. } => return Claim::Fresh(found),
+            Found::Stale { value, expired_at } => Some((value, expired_at)),
+            Found::Absent => None,
+        };
+        let claim = if !config.single_flight {
+            Claim::Lead { seq: None, stale }
+        } else if let Some(flight) = state.flights.get_mut(key) {
+            if nesting::inside(self.flight_id(flight.seq)) {
+                Claim::Reentrant { stale }
+            } else {
+                let latch = flight.latch.get_or_insert_with(|| Arc::new(Latch::new()));
+                Claim::Wait {
+                    latch: latch.clone(),
+                    stale,
+                }
+            }
+        } else {
+            let seq = state.next_seq;
+            state.next_seq += 1;
+            state
+                .flights
+                .insert(key.clone(), Flight { seq, latch: None });
+            Claim::Lead {
+                seq: Some(seq),
+                stale,
+            }
+        };
+        drop(state);
         drop(expired);
-        Found::Absent
+        claim
+    }
+
+    /// Retires flight `seq` (if one was registered) and applies `landing`, unless
+    /// an invalidation detached the flight meanwhile. Returns the latch to open,
+    /// or hands the entry back when the cache is full and this shard is empty:
+    /// the store then evicts from another shard and lands again.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn land(
+        &self,
+        key: K,
+        seq: Option<u64>,
+        landing: Landing<V>,
+        now: Ticks,
+        budget: &Budget,
+    ) -> Result<(Option<Arc<Latch<V>>>, Departed<K, V>), (K, Entry<V>)> {
+        let mut state = self.state.lock();
+        let (ours, latch) = match seq {
+            None => (true, None),
+            Some(seq) => match state.flights.get(&key) {
+                Some(flight) if flight.seq == seq => {
+                    (true, state.flights.remove(&key).and_then(|f| f.latch))
+                }
+                _ => {
+                    let at = state.detached.iter().position(|(s, _)| *s == seq);
+                    (false, at.map(|at| state.detached.swap_remove(at).1))
+                }
+            },
+        };
+        if !ours {
+            return Ok((latch, None));
+        }
+        let departed = match landing {
+            Landing::Store(entry) => {
+                match self.insert_locked(&mut state, key, entry, now, budget) {
+                    Ok(departed) => departed,
+                    Err((key, entry)) => {
+                        if let Some(seq) = seq {
+                            // Still in flight until the entry is stored.
+                            state.flights.insert(key.clone(), Flight { seq, latch });
+                        }
+                        return Err((key, entry));
+                    }
+                }
+            }
+            Landing::Remove => self.remove_locked(&mut state, &key, budget),
+            Landing::Keep => None,
+        };
+        Ok((latch, departed))
+    }
+
+    fn insert_locked(
+        &self,
+        state: &mut State<K, V>,
+        key: K,
+        entry: Entry<V>,
+        now: Ticks,
+        budget: &Budget,
+    ) -> Result<Departed<K, V>, (K, Entry<V>)> {
+        if state.lru.contains(&key) {
+            let replaced = state.lru.push(key, entry);
+            self.changed();
+            return Ok(replaced);
+        }
+        let evicted = match budget.reserve() {
+            Room::Granted => None,
+            Room::Full => match state.lru.pop_lru() {
+                Some((evicted_key, old)) => {
+                    self.count_departure(&old, now);
+                    self.changed();
+                    Some((evicted_key, old))
+                }
+                None => return Err((key, entry)),
+            },
+        };
+        state.lru.push(key, entry);
+        Ok(evicted)
+    }
+
+    fn remove_locked<Q>(&self, state: &mut State<K, V>, key: &Q, budget: &Budget) -> Departed<K, V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let removed = state.lru.pop_entry(key);
+        if removed.is_some() {
+            self.changed();
+            budget.release(1);
+        }
+        removed
     }
 
     /// A live value for `key`, without touching recency.
@@ -120,8 +338,10 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let lru = self.lru.lock();
-        lru.peek(key)
+        let state = self.state.lock();
+        state
+            .lru
+            .peek(key)
             .filter(|entry| now < entry.expires_at)
             .map(|entry| entry.value.clone())
     }
@@ -132,66 +352,41 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.lru.lock().promote(key);
+        self.state.lock().lru.promote(key);
     }
 
-    /// Stores `entry`. A new key takes room from `budget`; when the cache is full
-    /// this shard's least recently used entry makes room, and if the shard has
-    /// none the entry is handed back so the store can evict from another shard
-    /// (without holding this shard's lock) and try again.
+    /// Stores `entry`; with `detach`, a flight of `key` is detached too, so that
+    /// its older result does not overwrite this one. Hands the entry back if
+    /// the cache is full and this shard is empty.
     pub(crate) fn insert(
         &self,
         key: K,
         entry: Entry<V>,
         now: Ticks,
         budget: &Budget,
-        room_reserved: bool,
+        detach: bool,
     ) -> Result<(), (K, Entry<V>)> {
-        let mut lru = self.lru.lock();
-        if lru.contains(&key) {
-            let replaced = lru.push(key, entry);
-            self.changed();
-            drop(lru);
-            if room_reserved {
-                budget.release(1);
-            }
-            drop(replaced);
-            return Ok(());
+        let mut state = self.state.lock();
+        if detach {
+            Self::detach_locked(&mut state, &key);
         }
-        let full = !room_reserved && budget.reserve();
-        let evicted = if full {
-            match lru.pop_lru() {
-                Some(evicted) => Some(evicted),
-                None => {
-                    // Keep the reservation: the store evicts elsewhere, then retries.
-                    return Err((key, entry));
-                }
-            }
-        } else {
-            None
-        };
-        if let Some((_, old)) = &evicted {
-            self.count_departure(old, now);
-            self.changed();
-            budget.release(1);
-        }
-        lru.push(key, entry);
-        drop(lru);
-        drop(evicted);
+        let departed = self.insert_locked(&mut state, key, entry, now, budget)?;
+        drop(state);
+        drop(departed);
         Ok(())
     }
 
     /// Evicts this shard's least recently used entry; `false` if it has none.
     pub(crate) fn evict_one(&self, now: Ticks, budget: &Budget) -> bool {
-        let mut lru = self.lru.lock();
-        let Some((key, old)) = lru.pop_lru() else {
+        let mut state = self.state.lock();
+        let Some(evicted) = state.lru.pop_lru() else {
             return false;
         };
-        self.count_departure(&old, now);
+        self.count_departure(&evicted.1, now);
         self.changed();
         budget.release(1);
-        drop(lru);
-        drop((key, old));
+        drop(state);
+        drop(evicted);
         true
     }
 
@@ -204,36 +399,53 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         }
     }
 
-    /// Removes `key`; tells whether it was there.
+    fn detach_locked<Q>(state: &mut State<K, V>, key: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        if let Some(Flight {
+            seq,
+            latch: Some(latch),
+        }) = state.flights.remove(key)
+        {
+            state.detached.push((seq, latch));
+        }
+    }
+
+    /// Removes `key` and detaches its flight, whose result is then handed to
+    /// its waiters but not stored; tells whether an entry was there.
     pub(crate) fn remove<Q>(&self, key: &Q, budget: &Budget) -> bool
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let mut lru = self.lru.lock();
-        let removed = lru.pop_entry(key);
-        if removed.is_some() {
-            self.changed();
-            budget.release(1);
-        }
-        drop(lru);
+        let mut state = self.state.lock();
+        Self::detach_locked(&mut state, key);
+        let removed = self.remove_locked(&mut state, key, budget);
+        drop(state);
         removed.is_some()
     }
 
-    /// Removes every entry.
+    /// Removes every entry and detaches every flight.
     pub(crate) fn clear(&self, budget: &Budget) {
-        let mut lru = self.lru.lock();
-        // Values are dropped after the lock is released: a `Drop` may call back into the cache.
-        let old = std::mem::replace(&mut *lru, LruCache::unbounded());
+        let mut state = self.state.lock();
+        let old = std::mem::replace(&mut state.lru, LruCache::unbounded());
+        let flights = std::mem::take(&mut state.flights);
+        for (_, flight) in flights {
+            if let Some(latch) = flight.latch {
+                state.detached.push((flight.seq, latch));
+            }
+        }
         self.changed();
         budget.release(old.len());
-        drop(lru);
+        drop(state);
         drop(old);
     }
 
     /// Entries held, live or expired-but-not-yet-reclaimed.
     pub(crate) fn len(&self) -> usize {
-        self.lru.lock().len()
+        self.state.lock().lru.len()
     }
 
     pub(crate) fn evictions(&self) -> u64 {

@@ -16,7 +16,9 @@ use crate::budget::Budget;
 use crate::clock::{duration, Clock, Ticks};
 use crate::config::{Capacity, Config};
 use crate::front::{Front, FrontHit};
-use crate::shard::{Entry, Found, Shard};
+use crate::latch::Outcome;
+use crate::leader::{Claim, LeaderGuard, Stale};
+use crate::shard::{self, Entry, Found, Landing, Shard};
 use crate::stats::{Counters, Stats, ThreadCounters};
 
 /// The result of a lookup.
@@ -59,7 +61,7 @@ pub struct MemoryStore<K: Send, V: Send> {
 }
 
 /// What one thread keeps for one store.
-struct Local<K, V> {
+pub(crate) struct Local<K, V> {
     front: RefCell<Front<K, V>>,
     counters: Arc<ThreadCounters>,
 }
@@ -130,6 +132,11 @@ where
         &self.clock
     }
 
+    /// The shard that holds keys of hash `hash`.
+    pub(crate) fn shard_of(&self, hash: u64) -> &Shard<K, V> {
+        self.shard(hash)
+    }
+
     #[inline]
     fn shard(&self, hash: u64) -> &Shard<K, V> {
         // The high half picks the shard; front tables index sets with the low bits.
@@ -147,38 +154,74 @@ where
         let hash = self.hasher.hash_one(key);
         let shard = self.shard(hash);
         let local = self.local();
-        if self.uses_front {
-            if let Ok(mut front) = local.front.try_borrow_mut() {
-                let version = shard.version();
-                if let FrontHit::Value { value, promote } =
-                    front.find(hash, key, version, || self.clock.now())
-                {
-                    drop(front);
-                    if promote {
-                        shard.promote(key);
-                    }
-                    local.counters.hit();
-                    return Lookup::Hit(value);
-                }
-            }
+        if let Some(value) = self.front_hit(local, shard, hash, key) {
+            local.counters.hit();
+            return Lookup::Hit(value);
         }
-        let found = self.probe_shard(shard, hash, key);
-        match found {
+        let now = self.clock.now();
+        let found = shard.get(key, now, &self.config, &self.budget);
+        let lookup = self.answer(local, hash, now, found);
+        match lookup {
             Lookup::Hit(_) => local.counters.hit(),
             Lookup::Miss => local.counters.miss(),
             Lookup::Stale { .. } => {}
         }
-        found
+        lookup
     }
 
-    /// Looks `key` up in the shared store without counting it.
-    pub(crate) fn probe<Q>(&self, key: &Q) -> Lookup<V>
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
+    /// Looks `key` up; if it is not live, joins or starts its flight. Counts a hit,
+    /// or (with `count`) a miss unless a stale value came back, which the caller
+    /// counts as it serves it or not.
+    #[inline]
+    pub(crate) fn claim(&self, key: &K, count: bool) -> Claim<'_, K, V> {
         let hash = self.hasher.hash_one(key);
-        self.probe_shard(self.shard(hash), hash, key)
+        let shard = self.shard(hash);
+        let local = self.local();
+        if let Some(value) = self.front_hit(local, shard, hash, key) {
+            local.counters.hit();
+            return Claim::Hit(value);
+        }
+        self.claim_shared(local, shard, hash, key, count)
+    }
+
+    #[inline(never)]
+    fn claim_shared(
+        &self,
+        local: &Local<K, V>,
+        shard: &Shard<K, V>,
+        hash: u64,
+        key: &K,
+        count: bool,
+    ) -> Claim<'_, K, V> {
+        let now = self.clock.now();
+        let stale_since = |(value, expired_at): (V, Ticks)| Stale {
+            value,
+            expired_for: duration(now.saturating_sub(expired_at)),
+        };
+        let claim = match shard.claim(key, now, &self.config, &self.budget) {
+            shard::Claim::Fresh(found) => {
+                let Lookup::Hit(value) = self.answer(local, hash, now, found) else {
+                    unreachable!("a fresh entry answers a hit")
+                };
+                local.counters.hit();
+                return Claim::Hit(value);
+            }
+            shard::Claim::Lead { seq, stale } => Claim::Lead {
+                guard: LeaderGuard::new(self, hash, key.clone(), seq),
+                stale: stale.map(stale_since),
+            },
+            shard::Claim::Wait { latch, stale } => Claim::Wait {
+                latch,
+                stale: stale.map(stale_since),
+            },
+            shard::Claim::Reentrant { stale } => Claim::Reentrant {
+                stale: stale.map(stale_since),
+            },
+        };
+        if count && claim.stale().is_none() {
+            local.counters.miss();
+        }
+        claim
     }
 
     #[inline]
@@ -191,14 +234,39 @@ where
         })
     }
 
-    #[inline(never)]
-    fn probe_shard<Q>(&self, shard: &Shard<K, V>, hash: u64, key: &Q) -> Lookup<V>
+    /// A front-table copy of `key`'s value, if current.
+    #[inline]
+    fn front_hit<Q>(
+        &self,
+        local: &Local<K, V>,
+        shard: &Shard<K, V>,
+        hash: u64,
+        key: &Q,
+    ) -> Option<V>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let now = self.clock.now();
-        match shard.get(key, now, &self.config, &self.budget) {
+        if !self.uses_front {
+            return None;
+        }
+        let mut front = local.front.try_borrow_mut().ok()?;
+        let version = shard.version();
+        let FrontHit::Value { value, promote } =
+            front.find(hash, key, version, || self.clock.now())
+        else {
+            return None;
+        };
+        drop(front);
+        if promote {
+            shard.promote(key);
+        }
+        Some(value)
+    }
+
+    /// Turns what a shard found into an answer, keeping a front copy of a live value.
+    fn answer(&self, local: &Local<K, V>, hash: u64, now: Ticks, found: Found<K, V>) -> Lookup<V> {
+        match found {
             Found::Fresh {
                 key,
                 value,
@@ -206,7 +274,7 @@ where
                 version,
             } => {
                 if self.uses_front {
-                    if let Ok(mut front) = self.local().front.try_borrow_mut() {
+                    if let Ok(mut front) = local.front.try_borrow_mut() {
                         front.fill(hash, key, value.clone(), version, expires_at);
                     }
                 }
@@ -220,6 +288,43 @@ where
         }
     }
 
+    /// Retires a flight: applies its result to the store (unless an invalidation
+    /// detached it), then tells its waiters `outcome`.
+    pub(crate) fn land(
+        &self,
+        hash: u64,
+        key: K,
+        seq: Option<u64>,
+        result: Option<V>,
+        outcome: Outcome<V>,
+    ) {
+        let now = self.clock.now();
+        let mut landing = match result {
+            Some(value) if self.config.skips(&value) => Landing::Remove,
+            Some(value) => {
+                let expires_at = self.config.expiry(now, &value);
+                Landing::Store(Entry { value, expires_at })
+            }
+            None => Landing::Keep,
+        };
+        let shard = self.shard(hash);
+        let mut key = key;
+        let (latch, departed) = loop {
+            match shard.land(key, seq, landing, now, &self.budget) {
+                Ok(landed) => break landed,
+                Err((refused_key, entry)) => {
+                    key = refused_key;
+                    landing = Landing::Store(entry);
+                    self.evict_elsewhere(hash, now);
+                }
+            }
+        };
+        drop(departed);
+        if let Some(latch) = latch {
+            latch.open(outcome);
+        }
+    }
+
     /// A live value for `key`, without counting, promoting or running anything.
     pub fn get<Q>(&self, key: &Q) -> Option<V>
     where
@@ -230,10 +335,22 @@ where
         self.shard(hash).peek(key, self.clock.now())
     }
 
-    /// Stores `value` for `key` under the configured expiry policy. A value the
-    /// policy skips (`None` with `skip_none`) is not stored, and removes what was
-    /// held for `key`: the older value is no longer what the function returns.
+    /// Stores `value` for `key` under the configured expiry policy, as if the
+    /// function had returned it: a call of the function already running for
+    /// `key` will not overwrite it. A value the policy skips (`None` with
+    /// `skip_none`) is not stored, and removes what was held for `key`: the
+    /// older value is no longer what the function returns.
     pub fn insert(&self, key: K, value: V) {
+        self.put(key, value, true);
+    }
+
+    /// Stores a result computed outside a flight (single-flight off, a body
+    /// calling itself, a waiter released by a failed leader).
+    pub(crate) fn store_result(&self, key: K, value: V) {
+        self.put(key, value, false);
+    }
+
+    fn put(&self, key: K, value: V, detach: bool) {
         if self.config.skips(&value) {
             self.remove(&key);
             return;
@@ -243,11 +360,9 @@ where
         let hash = self.hasher.hash_one(&key);
         let shard = self.shard(hash);
         let mut entry = (key, Entry { value, expires_at });
-        let mut room_reserved = false;
-        while let Err(refused) = shard.insert(entry.0, entry.1, now, &self.budget, room_reserved) {
+        while let Err(refused) = shard.insert(entry.0, entry.1, now, &self.budget, detach) {
             // The cache is full and this shard is empty: evict from another one.
             entry = refused;
-            room_reserved = true;
             self.evict_elsewhere(hash, now);
         }
     }
@@ -263,8 +378,8 @@ where
     }
 
     /// Evicts one entry from the first non-empty shard after the one `hash` picks.
-    /// Other insertions may hold the only entries' room for a moment: yield until
-    /// one of them lands.
+    /// Other insertions may have taken the room an entry left: yield until one
+    /// of them lands.
     fn evict_elsewhere(&self, hash: u64, now: Ticks) {
         let start = (hash >> 32) as usize;
         loop {
