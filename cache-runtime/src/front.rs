@@ -41,27 +41,35 @@ pub(crate) enum FrontHit<V> {
 pub(crate) struct Front<K, V> {
     /// Empty until the first fill, so threads that never hit cost nothing.
     sets: Vec<Set<K, V>>,
-    set_mask: usize,
+    /// `64 - log2(number of sets)`: a set is picked by the high bits of a
+    /// Fibonacci-mixed hash, since the low bits of some hasher seeds crowd
+    /// sequential integer keys into a few sets.
+    set_shift: u32,
     until_promote: u32,
 }
 
 impl<K, V: Clone> Front<K, V> {
-    /// A front table of `slot_count` slots (a power of two, at least [`WAYS`]);
+    /// A front table of `slot_count` slots (a power of two, at least two sets);
     /// memory is taken at the first fill.
     pub(crate) fn new(slot_count: usize) -> Self {
-        debug_assert!(slot_count.is_power_of_two() && slot_count >= WAYS);
+        debug_assert!(slot_count.is_power_of_two() && slot_count >= 2 * WAYS);
         Self {
             sets: Vec::new(),
-            set_mask: slot_count / WAYS - 1,
+            set_shift: 64 - (slot_count / WAYS).ilog2(),
             until_promote: PROMOTE_EVERY,
         }
+    }
+
+    #[inline]
+    fn set_index(&self, hash: u64) -> usize {
+        (hash.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.set_shift) as usize
     }
 
     /// The number of slots for a cache of `capacity` entries.
     pub(crate) fn slots_for(capacity: Option<usize>) -> usize {
         capacity
             .map_or(MAX_SLOTS, usize::next_power_of_two)
-            .clamp(WAYS, MAX_SLOTS)
+            .clamp(2 * WAYS, MAX_SLOTS)
     }
 
     /// A copy of `key`'s value if one is current at `version`; `now` is read only for
@@ -78,7 +86,7 @@ impl<K, V: Clone> Front<K, V> {
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
-        let Some(set) = self.sets.get(hash as usize & self.set_mask) else {
+        let Some(set) = self.sets.get(self.set_index(hash)) else {
             return FrontHit::Absent;
         };
         let Some(slot) = set.iter().flatten().find(|slot| slot.key.borrow() == key) else {
@@ -102,10 +110,12 @@ impl<K, V: Clone> Front<K, V> {
         K: Eq,
     {
         if self.sets.is_empty() {
+            let sets = 1 << (64 - self.set_shift);
             self.sets
-                .resize_with(self.set_mask + 1, || std::array::from_fn(|_| None));
+                .resize_with(sets, || std::array::from_fn(|_| None));
         }
-        let set = &mut self.sets[hash as usize & self.set_mask];
+        let index = self.set_index(hash);
+        let set = &mut self.sets[index];
         let held = set
             .iter()
             .position(|way| way.as_ref().is_some_and(|slot| slot.key == key));
@@ -154,28 +164,35 @@ mod tests {
 
     #[test]
     fn a_set_holds_four_colliding_keys_and_drops_the_oldest() {
-        let mut front = Front::new(8); // two sets: odd keys share set 1
-        for key in [1, 3, 5, 7] {
+        let mut front = Front::new(8); // two sets of four ways
+        let set = front.set_index(0);
+        let colliding: Vec<u64> = (0..)
+            .filter(|&k| front.set_index(k) == set)
+            .take(5)
+            .collect();
+        let other = (0..).find(|&k| front.set_index(k) != set).unwrap();
+        for &key in &colliding[..4] {
             front.fill(key, key, key * 10, 0, Ticks::MAX);
         }
-        front.fill(3, 3, 31, 0, Ticks::MAX);
-        for (key, expected) in [(1, 10), (3, 31), (5, 50), (7, 70)] {
+        front.fill(colliding[1], colliding[1], 31, 0, Ticks::MAX);
+        for (i, &key) in colliding[..4].iter().enumerate() {
+            let expected = if i == 1 { 31 } else { key * 10 };
             assert_eq!(value(&mut front, key, 0, 0), Some(expected));
         }
-        front.fill(9, 9, 90, 0, Ticks::MAX);
-        assert_eq!(value(&mut front, 9, 0, 0), Some(90));
+        front.fill(colliding[4], colliding[4], 90, 0, Ticks::MAX);
+        assert_eq!(value(&mut front, colliding[4], 0, 0), Some(90));
         assert_eq!(
-            value(&mut front, 1, 0, 0),
+            value(&mut front, colliding[0], 0, 0),
             None,
             "the oldest copy was displaced"
         );
-        assert_eq!(value(&mut front, 3, 0, 0), Some(31));
-        assert_eq!(value(&mut front, 2, 0, 0), None);
+        assert_eq!(value(&mut front, colliding[1], 0, 0), Some(31));
+        assert_eq!(value(&mut front, other, 0, 0), None);
     }
 
     #[test]
     fn every_nth_hit_asks_for_a_promotion() {
-        let mut front = Front::new(4);
+        let mut front = Front::new(8);
         front.fill(0, 0u64, 1u64, 0, Ticks::MAX);
         let promotions = (0..PROMOTE_EVERY * 3)
             .filter(|_| {

@@ -226,6 +226,10 @@ where
 
     #[inline]
     fn local(&self) -> &Local<K, V> {
+        // `get` inlines; `get_or` (creation on a thread's first call) does not.
+        if let Some(local) = self.locals.get() {
+            return local;
+        }
         self.locals.get_or(|| {
             CachePadded::new(Local {
                 front: RefCell::new(Front::new(self.front_slots)),
