@@ -113,15 +113,14 @@ where
     F: Future<Output = R>,
 {
     let store = cache.core.get();
-    match store.claim(&key, true) {
-        Claim::Hit(value) => S::from_value(value),
-        claim => {
-            if claim.stale().is_some() {
-                store.record_miss();
-            }
-            resolve::<K, V, R, S, F>(store, key, claim, body).await
-        }
+    if let Some(value) = store.front_lookup(&key) {
+        return S::from_value(value);
     }
+    let claim = store.claim(&key, true);
+    if claim.stale().is_some() {
+        store.record_miss();
+    }
+    resolve::<K, V, R, S, F>(store, key, claim, body).await
 }
 
 /// Like [`call_async`], for functions with `refresh_ahead`: within the window

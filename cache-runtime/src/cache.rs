@@ -109,26 +109,26 @@ where
     F: FnOnce() -> R,
 {
     let store = cache.core.get();
-    match store.claim(&key, true) {
-        Claim::Hit(value) => S::from_value(value),
-        claim => miss::<K, V, R, S, F>(store, key, claim, body),
+    match store.front_lookup(&key) {
+        Some(value) => S::from_value(value),
+        None => miss::<K, V, R, S, F>(store, key, body),
     }
 }
 
 /// The miss path, kept out of line so that the hit path stays small.
 #[cold]
 #[inline(never)]
-fn miss<K, V, R, S, F>(store: &MemoryStore<K, V>, key: K, first: Claim<'_, K, V>, body: F) -> R
+fn miss<K, V, R, S, F>(store: &MemoryStore<K, V>, key: K, body: F) -> R
 where
     K: Hash + Eq + Clone + Send,
     V: Clone + Send,
     S: ReturnShape<R, Value = V>,
     F: FnOnce() -> R,
 {
-    if first.stale().is_some() {
+    let mut claim = store.claim(&key, true);
+    if claim.stale().is_some() {
         store.record_miss();
     }
-    let mut claim = first;
     loop {
         match claim {
             Claim::Hit(value) => return S::from_value(value),

@@ -30,6 +30,18 @@ const WAYS: usize = 4;
 
 type Set<K, V> = [Option<Slot<K, V>>; WAYS];
 
+/// The hash with its bits spread into the high ones (Fibonacci hashing).
+#[inline]
+fn mixed(hash: u64) -> u64 {
+    hash.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// A slot's tag: bits of the hash that the set index does not use; never 0.
+#[inline]
+fn tag(hash: u64) -> u16 {
+    (mixed(hash) as u16) | 1
+}
+
 /// What a front lookup found.
 pub(crate) enum FrontHit<V> {
     /// A current copy; `promote` asks the caller to record recency in the shared LRU.
@@ -41,6 +53,10 @@ pub(crate) enum FrontHit<V> {
 pub(crate) struct Front<K, V> {
     /// Empty until the first fill, so threads that never hit cost nothing.
     sets: Vec<Set<K, V>>,
+    /// A 16-bit tag of each slot's key hash (0: empty), side by side with the
+    /// sets: a few kilobytes that stay in the L1 cache, so a lookup reads the
+    /// one slot whose tag matches instead of scanning a set's cache lines.
+    tags: Vec<[u16; WAYS]>,
     /// `64 - log2(number of sets)`: a set is picked by the high bits of a
     /// Fibonacci-mixed hash, since the low bits of some hasher seeds crowd
     /// sequential integer keys into a few sets.
@@ -55,6 +71,7 @@ impl<K, V: Clone> Front<K, V> {
         debug_assert!(slot_count.is_power_of_two() && slot_count >= 2 * WAYS);
         Self {
             sets: Vec::new(),
+            tags: Vec::new(),
             set_shift: 64 - (slot_count / WAYS).ilog2(),
             until_promote: PROMOTE_EVERY,
         }
@@ -62,7 +79,7 @@ impl<K, V: Clone> Front<K, V> {
 
     #[inline]
     fn set_index(&self, hash: u64) -> usize {
-        (hash.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.set_shift) as usize
+        (mixed(hash) >> self.set_shift) as usize
     }
 
     /// The number of slots for a cache of `capacity` entries.
@@ -86,10 +103,16 @@ impl<K, V: Clone> Front<K, V> {
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
-        let Some(set) = self.sets.get(self.set_index(hash)) else {
+        let index = self.set_index(hash);
+        let Some(tags) = self.tags.get(index) else {
             return FrontHit::Absent;
         };
-        let Some(slot) = set.iter().flatten().find(|slot| slot.key.borrow() == key) else {
+        let tag = tag(hash);
+        let Some(slot) = (0..WAYS)
+            .filter(|&way| tags[way] == tag)
+            .filter_map(|way| self.sets[index][way].as_ref())
+            .find(|slot| slot.key.borrow() == key)
+        else {
             return FrontHit::Absent;
         };
         if slot.version != version || (slot.expires_at != Ticks::MAX && now() >= slot.expires_at) {
@@ -113,18 +136,21 @@ impl<K, V: Clone> Front<K, V> {
             let sets = 1 << (64 - self.set_shift);
             self.sets
                 .resize_with(sets, || std::array::from_fn(|_| None));
+            self.tags.resize(sets, [0; WAYS]);
         }
         let index = self.set_index(hash);
-        let set = &mut self.sets[index];
+        let (set, tags) = (&mut self.sets[index], &mut self.tags[index]);
         let held = set
             .iter()
             .position(|way| way.as_ref().is_some_and(|slot| slot.key == key));
-        let index = held.unwrap_or_else(|| {
+        let way = held.unwrap_or_else(|| {
             // The oldest copy (last way) makes room; the newest sits first.
             set.rotate_right(1);
+            tags.rotate_right(1);
             0
         });
-        set[index] = Some(Slot {
+        tags[way] = tag(hash);
+        set[way] = Some(Slot {
             key,
             value,
             version,

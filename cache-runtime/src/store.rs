@@ -169,10 +169,20 @@ where
         lookup
     }
 
+    /// A current front-table copy of `key`'s value, counted as a hit: the whole
+    /// of the common path, small enough to inline into every cached function.
+    #[inline]
+    pub(crate) fn front_lookup(&self, key: &K) -> Option<V> {
+        let hash = self.hasher.hash_one(key);
+        let local = self.local();
+        let value = self.front_hit(local, self.shard(hash), hash, key)?;
+        local.counters.hit();
+        Some(value)
+    }
+
     /// Looks `key` up; if it is not live, joins or starts its flight. Counts a hit,
     /// or (with `count`) a miss unless a stale value came back, which the caller
     /// counts as it serves it or not.
-    #[inline]
     pub(crate) fn claim(&self, key: &K, count: bool) -> Claim<'_, K, V> {
         let hash = self.hasher.hash_one(key);
         let shard = self.shard(hash);
