@@ -11,7 +11,7 @@ use std::hash::Hash;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::core::{fallback, settle, LazyStore};
+use crate::handle::{fallback, settle, LazyStore};
 use crate::latch::Outcome;
 use crate::leader::Claim;
 use crate::nesting;
