@@ -141,6 +141,9 @@ where
     Fut: Future<Output = R> + Send + 'static,
 {
     let store = cache.core.get();
+    if let Some(value) = store.front_lookup(&key) {
+        return S::from_value(value);
+    }
     let window = cache.core.config.refresh_ahead.unwrap_or_default();
     let claim = match store.claim(&key, true) {
         Claim::Hit(value) => return S::from_value(value),

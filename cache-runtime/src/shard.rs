@@ -259,11 +259,13 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         let mut state = self.state.lock();
         let (ours, latch) = match seq {
             None => (true, None),
-            Some(seq) => match state.flights.get(&key) {
-                Some(flight) if flight.seq == seq => {
-                    (true, state.flights.remove(&key).and_then(|f| f.latch))
-                }
-                _ => {
+            Some(seq) => match state.flights.remove(&key) {
+                Some(flight) if flight.seq == seq => (true, flight.latch),
+                other => {
+                    // Detached: a newer flight (put it back) or none holds the key.
+                    if let Some(newer) = other {
+                        state.flights.insert(key.clone(), newer);
+                    }
                     let at = state.detached.iter().position(|(s, _)| *s == seq);
                     (false, at.map(|at| state.detached.swap_remove(at).1))
                 }

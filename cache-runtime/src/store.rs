@@ -180,18 +180,13 @@ where
         Some(value)
     }
 
-    /// Looks `key` up; if it is not live, joins or starts its flight. Counts a hit,
-    /// or (with `count`) a miss unless a stale value came back, which the caller
-    /// counts as it serves it or not.
+    /// Looks `key` up in its shard (callers have tried [`Self::front_lookup`]);
+    /// if it is not live, joins or starts its flight. Counts a hit, or (with
+    /// `count`) a miss unless a stale value came back, which the caller counts
+    /// as it serves it or not.
     pub(crate) fn claim(&self, key: &K, count: bool) -> Claim<'_, K, V> {
         let hash = self.hasher.hash_one(key);
-        let shard = self.shard(hash);
-        let local = self.local();
-        if let Some(value) = self.front_hit(local, shard, hash, key) {
-            local.counters.hit();
-            return Claim::Hit(value);
-        }
-        self.claim_shared(local, shard, hash, key, count)
+        self.claim_shared(self.local(), self.shard(hash), hash, key, count)
     }
 
     #[inline(never)]
