@@ -5,7 +5,7 @@ use std::hash::Hash;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::handle::{fallback, settle, LazyStore};
+use crate::handle::{fallback, handle_basics, settle, LazyStore};
 use crate::latch::Outcome;
 use crate::leader::Claim;
 use crate::nesting;
@@ -23,36 +23,13 @@ pub struct Cache<K: Send, V: Send> {
     core: LazyStore<K, V>,
 }
 
-impl<K: Send, V: Send> Cache<K, V> {
-    /// A cache configured by `config`; nothing is allocated until first use.
-    pub const fn new(config: Config<V>) -> Self {
-        Self {
-            core: LazyStore::new(config),
-        }
-    }
-
-    /// The namespace: the function's module path and name unless set.
-    pub fn namespace(&self) -> &'static str {
-        self.core.config.namespace_str()
-    }
-}
+handle_basics!(Cache);
 
 impl<K, V> Cache<K, V>
 where
     K: Hash + Eq + Clone + Send,
     V: Clone + Send,
 {
-    /// Makes the cache read `clock` (for example [`Clock::mock`] in tests).
-    /// Returns `false`, changing nothing, if the cache was already used.
-    pub fn use_clock(&self, clock: Clock) -> bool {
-        self.core.use_clock(clock)
-    }
-
-    /// The underlying store.
-    pub fn store(&self) -> &MemoryStore<K, V> {
-        self.core.get()
-    }
-
     /// The cached value for `key`, if live, without running the function or counting a hit.
     pub fn get<Q>(&self, key: &Q) -> Option<V>
     where
@@ -80,21 +57,6 @@ where
     /// Removes every entry; calls already running will not store their results.
     pub fn clear(&self) {
         self.core.get().clear();
-    }
-
-    /// Entries held.
-    pub fn len(&self) -> usize {
-        self.store().len()
-    }
-
-    /// Whether no entry is held.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Hits, misses, evictions, expirations, errors, length and capacity.
-    pub fn stats(&self) -> Stats {
-        self.core.stats()
     }
 }
 

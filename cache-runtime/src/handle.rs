@@ -93,3 +93,57 @@ where
         _ => returned,
     }
 }
+
+/// Writes the methods that both handles, [`crate::Cache`] and
+/// `AsyncCache`, have in the same form (each has a `core: LazyStore` field).
+macro_rules! handle_basics {
+    ($handle:ident) => {
+        impl<K: Send, V: Send> $handle<K, V> {
+            /// A cache configured by `config`; nothing is allocated until first use.
+            pub const fn new(config: Config<V>) -> Self {
+                Self {
+                    core: LazyStore::new(config),
+                }
+            }
+
+            /// The namespace: the function's module path and name unless set.
+            pub fn namespace(&self) -> &'static str {
+                self.core.config.namespace_str()
+            }
+        }
+
+        impl<K, V> $handle<K, V>
+        where
+            K: Hash + Eq + Clone + Send,
+            V: Clone + Send,
+        {
+            /// Makes the cache read `clock` (for example [`Clock::mock`] in tests).
+            /// Returns `false`, changing nothing, if the cache was already used.
+            pub fn use_clock(&self, clock: Clock) -> bool {
+                self.core.use_clock(clock)
+            }
+
+            /// The underlying in-process store.
+            pub fn store(&self) -> &MemoryStore<K, V> {
+                self.core.get()
+            }
+
+            /// Entries held.
+            pub fn len(&self) -> usize {
+                self.store().len()
+            }
+
+            /// Whether no entry is held.
+            pub fn is_empty(&self) -> bool {
+                self.len() == 0
+            }
+
+            /// Hits, misses, evictions, expirations, errors, length and capacity.
+            pub fn stats(&self) -> Stats {
+                self.core.stats()
+            }
+        }
+    };
+}
+
+pub(crate) use handle_basics;
