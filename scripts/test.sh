@@ -22,4 +22,6 @@ ensure_tools() {
 ensure_tools
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --all-features -- -D warnings
+# Without the default `tokio` feature: sync memoization alone must build cleanly.
+cargo clippy -p memocache -p memocache-runtime --lib --no-default-features -- -D warnings
 cargo test --workspace --all-features

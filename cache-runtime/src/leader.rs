@@ -12,6 +12,8 @@ use crate::store::MemoryStore;
 /// An expired value kept for `stale_if_error` or `refresh_ahead`.
 pub(crate) struct Stale<V> {
     pub(crate) value: V,
+    /// Read by `refresh_ahead`, an async-only option.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) expired_for: Duration,
 }
 
