@@ -68,7 +68,7 @@ impl<'a, K: Hash + Eq + Clone + Send, V: Clone + Send> LeaderGuard<'a, K, V> {
     /// The flight this guard leads (`None` when single-flight is off).
     pub(crate) fn id(&self) -> Option<FlightId> {
         self.seq
-            .map(|seq| self.store.shard_of(self.hash).flight_id(seq))
+            .map(|seq| self.store.shard(self.hash).flight_id(seq))
     }
 
     /// Stores `value` and hands it to the waiters.

@@ -6,11 +6,10 @@ use std::cell::RefCell;
 use std::hash::{BuildHasher, Hash};
 use std::num::NonZeroUsize;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
 use thread_local::ThreadLocal;
-
-use std::time::Duration;
 
 use crate::budget::Budget;
 use crate::clock::{duration, Clock, Ticks};
@@ -133,12 +132,8 @@ where
     }
 
     /// The shard that holds keys of hash `hash`.
-    pub(crate) fn shard_of(&self, hash: u64) -> &Shard<K, V> {
-        self.shard(hash)
-    }
-
     #[inline]
-    fn shard(&self, hash: u64) -> &Shard<K, V> {
+    pub(crate) fn shard(&self, hash: u64) -> &Shard<K, V> {
         // The high half picks the shard; front tables index sets with the low bits.
         &self.shards[(hash >> 32) as usize & self.shard_mask]
     }
@@ -186,18 +181,7 @@ where
     /// as it serves it or not.
     pub(crate) fn claim(&self, key: &K, count: bool) -> Claim<'_, K, V> {
         let hash = self.hasher.hash_one(key);
-        self.claim_shared(self.local(), self.shard(hash), hash, key, count)
-    }
-
-    #[inline(never)]
-    fn claim_shared(
-        &self,
-        local: &Local<K, V>,
-        shard: &Shard<K, V>,
-        hash: u64,
-        key: &K,
-        count: bool,
-    ) -> Claim<'_, K, V> {
+        let (local, shard) = (self.local(), self.shard(hash));
         let now = self.clock.now();
         let stale_since = |(value, expired_at): (V, Ticks)| Stale {
             value,
