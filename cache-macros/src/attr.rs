@@ -500,12 +500,7 @@ mod tests {
     fn parse(flavor: Flavor, tokens: TokenStream) -> Result<Options, String> {
         let mut errors = Errors::default();
         let options = Options::parse(flavor, tokens, &mut errors).map_err(|e| e.to_string())?;
-        errors.finish().map_err(|e| {
-            e.into_iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join("\n")
-        })?;
+        errors.finish_messages()?;
         Ok(options)
     }
 

@@ -23,4 +23,15 @@ impl Errors {
     pub(crate) fn finish(self) -> syn::Result<()> {
         self.0.map_or(Ok(()), Err)
     }
+
+    /// Every recorded message, one a line (for unit tests).
+    #[cfg(test)]
+    pub(crate) fn finish_messages(self) -> Result<(), String> {
+        self.finish().map_err(|e| {
+            e.into_iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+    }
 }

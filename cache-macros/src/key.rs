@@ -328,12 +328,7 @@ mod tests {
         let options = Options::parse(Flavor::Sync, attr, &mut errors).unwrap();
         let sig = signature::analyze(&mut func, &mut errors);
         let key = derive(&options, &sig, &func.sig.generics, &mut errors);
-        errors.finish().map_err(|e| {
-            e.into_iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join("\n")
-        })?;
+        errors.finish_messages()?;
         let key = key.expect("a key without errors");
         Ok((key.ty.to_string(), key.value.to_string()))
     }
