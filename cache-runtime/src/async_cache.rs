@@ -123,7 +123,7 @@ where
             } => {
                 tokio::spawn(async move {
                     match S::into_value(nesting::lead(guard.id(), body()).await) {
-                        Ok(value) => guard.land(value),
+                        Ok(value) => guard.land(&value),
                         Err(_) => guard.fail(),
                     }
                 });
@@ -164,7 +164,7 @@ where
                 let returned = nesting::lead(guard.id(), body).await;
                 return match S::into_value(returned) {
                     Ok(value) => {
-                        guard.land(value.clone());
+                        guard.land(&value);
                         S::from_value(value)
                     }
                     Err(returned) => {

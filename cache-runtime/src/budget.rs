@@ -14,7 +14,7 @@ pub(crate) struct Budget {
 }
 
 /// The answer to a request for room for one more entry.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Room {
     /// Counted: add the entry.
     Granted,

@@ -98,7 +98,7 @@ where
                 let returned = nesting::run(guard.id(), body);
                 return match S::into_value(returned) {
                     Ok(value) => {
-                        guard.land(value.clone());
+                        guard.land(&value);
                         S::from_value(value)
                     }
                     Err(returned) => {

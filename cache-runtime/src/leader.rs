@@ -72,11 +72,9 @@ impl<'a, K: Hash + Eq + Clone + Send, V: Clone + Send> LeaderGuard<'a, K, V> {
     }
 
     /// Stores `value` and hands it to the waiters.
-    pub(crate) fn land(mut self, value: V) {
+    pub(crate) fn land(mut self, value: &V) {
         if let Some(key) = self.key.take() {
-            let outcome = Outcome::Value(value.clone());
-            self.store
-                .land(self.hash, key, self.seq, Some(value), outcome);
+            self.store.land(self.hash, key, self.seq, Ok(value));
         }
     }
 
@@ -84,7 +82,7 @@ impl<'a, K: Hash + Eq + Clone + Send, V: Clone + Send> LeaderGuard<'a, K, V> {
     pub(crate) fn fail(mut self) {
         if let Some(key) = self.key.take() {
             self.store
-                .land(self.hash, key, self.seq, None, Outcome::Failed);
+                .land(self.hash, key, self.seq, Err(Outcome::Failed));
         }
     }
 }
@@ -93,7 +91,7 @@ impl<K: Hash + Eq + Clone + Send, V: Clone + Send> Drop for LeaderGuard<'_, K, V
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
             self.store
-                .land(self.hash, key, self.seq, None, Outcome::Abandoned);
+                .land(self.hash, key, self.seq, Err(Outcome::Abandoned));
         }
     }
 }

@@ -5,17 +5,22 @@
 //! one acquisition of the lock, and so do storing the result and retiring the
 //! flight: a cold key costs two lock acquisitions, as in a plain cache.
 //!
+//! The shards share one bound (see `budget`). Once the store is full, a shard's
+//! `LruCache` is kept at capacity, so that a new key takes over the node of the
+//! entry it evicts: churn through a full cache allocates nothing.
+//!
 //! Every change that removes or replaces an entry bumps the shard's version, so
 //! the per-thread front tables (see `front`) can tell, with one read of shared
 //! memory and no lock, whether a copy they hold is still current.
 
 use std::borrow::Borrow;
-use std::collections::HashMap;
 use std::hash::Hash;
+use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crossbeam_utils::CachePadded;
+use hashbrown::HashTable;
 use lru::LruCache;
 use parking_lot::Mutex;
 
@@ -66,14 +71,17 @@ pub(crate) enum Claim<K, V> {
 }
 
 /// A computation in progress. Its latch is made when the first waiter comes.
-struct Flight<V> {
+struct Flight<K, V> {
+    hash: u64,
+    key: K,
     seq: u64,
     latch: Option<Arc<Latch<V>>>,
 }
 
 struct State<K, V> {
     lru: LruCache<K, Entry<V>>,
-    flights: HashMap<K, Flight<V>, foldhash::fast::RandomState>,
+    /// Keyed by the store's hash of the key, so that no key is hashed twice.
+    flights: HashTable<Flight<K, V>>,
     /// Latches of flights that an invalidation detached, until their leaders land.
     detached: Vec<(u64, Arc<Latch<V>>)>,
     next_seq: u64,
@@ -108,8 +116,8 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
             evictions: AtomicU64::new(0),
             expirations: AtomicU64::new(0),
             state: CachePadded::new(Mutex::new(State {
-                lru: LruCache::unbounded(),
-                flights: HashMap::default(),
+                lru: empty_lru(),
+                flights: HashTable::new(),
                 detached: Vec::new(),
                 next_seq: 0,
             })),
@@ -200,9 +208,10 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         (Found::Absent, expired)
     }
 
-    /// Looks `key` up and, if it is not live, joins or starts its flight.
+    /// Looks `key` (of hash `hash`) up and, if it is not live, joins or starts its flight.
     pub(crate) fn claim(
         &self,
+        hash: u64,
         key: &K,
         now: Ticks,
         config: &Config<V>,
@@ -217,7 +226,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         };
         let claim = if !config.single_flight {
             Claim::Lead { seq: None, stale }
-        } else if let Some(flight) = state.flights.get_mut(key) {
+        } else if let Some(flight) = state.flights.find_mut(hash, |f| f.key == *key) {
             if nesting::inside(self.flight_id(flight.seq)) {
                 Claim::Reentrant { stale }
             } else {
@@ -230,9 +239,13 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         } else {
             let seq = state.next_seq;
             state.next_seq += 1;
-            state
-                .flights
-                .insert(key.clone(), Flight { seq, latch: None });
+            let flight = Flight {
+                hash,
+                key: key.clone(),
+                seq,
+                latch: None,
+            };
+            state.flights.insert_unique(hash, flight, |f| f.hash);
             Claim::Lead {
                 seq: Some(seq),
                 stale,
@@ -250,6 +263,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
     #[allow(clippy::type_complexity)]
     pub(crate) fn land(
         &self,
+        hash: u64,
         key: K,
         seq: Option<u64>,
         landing: Landing<V>,
@@ -259,13 +273,10 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         let mut state = self.state.lock();
         let (ours, latch) = match seq {
             None => (true, None),
-            Some(seq) => match state.flights.remove(&key) {
-                Some(flight) if flight.seq == seq => (true, flight.latch),
-                other => {
-                    // Detached: a newer flight (put it back) or none holds the key.
-                    if let Some(newer) = other {
-                        state.flights.insert(key.clone(), newer);
-                    }
+            Some(seq) => match state.flights.find_entry(hash, |f| f.key == key) {
+                Ok(flight) if flight.get().seq == seq => (true, flight.remove().0.latch),
+                // Detached: a newer flight or none holds the key.
+                _ => {
                     let at = state.detached.iter().position(|(s, _)| *s == seq);
                     (false, at.map(|at| state.detached.swap_remove(at).1))
                 }
@@ -281,7 +292,13 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
                     Err((key, entry)) => {
                         if let Some(seq) = seq {
                             // Still in flight until the entry is stored.
-                            state.flights.insert(key.clone(), Flight { seq, latch });
+                            let flight = Flight {
+                                hash,
+                                key: key.clone(),
+                                seq,
+                                latch,
+                            };
+                            state.flights.insert_unique(hash, flight, |f| f.hash);
                         }
                         return Err((key, entry));
                     }
@@ -293,6 +310,8 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         Ok((latch, departed))
     }
 
+    /// Stores `entry`. Hands it back if the cache is full and this shard has
+    /// nothing to evict.
     fn insert_locked(
         &self,
         state: &mut State<K, V>,
@@ -301,24 +320,36 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         now: Ticks,
         budget: &Budget,
     ) -> Result<Departed<K, V>, (K, Entry<V>)> {
-        if state.lru.contains(&key) {
-            let replaced = state.lru.push(key, entry);
-            self.changed();
-            return Ok(replaced);
-        }
-        let evicted = match budget.reserve() {
-            Room::Granted => None,
-            Room::Full => match state.lru.pop_lru() {
-                Some((evicted_key, old)) => {
-                    self.count_departure(&old, now);
-                    self.changed();
-                    Some((evicted_key, old))
+        let lru = &mut state.lru;
+        let len = lru.len();
+        let room = budget.reserve();
+        match room {
+            // Room for one more: `push` must not evict.
+            Room::Granted if lru.cap().get() <= len => lru.resize(grown(len)),
+            Room::Granted => {}
+            Room::Full if len == 0 => return Err((key, entry)),
+            // At capacity, `push` evicts the least recently used entry and
+            // reuses its node (or replaces the key's entry in place).
+            Room::Full => {
+                if let Some(exact) = NonZeroUsize::new(len).filter(|&len| len < lru.cap()) {
+                    lru.resize(exact);
                 }
-                None => return Err((key, entry)),
-            },
+            }
+        }
+        let Some((old_key, old)) = lru.push(key, entry) else {
+            return Ok(None);
         };
-        state.lru.push(key, entry);
-        Ok(evicted)
+        // `push` hands back either the key's previous entry or the evicted one.
+        let replaced = lru
+            .peek_mru()
+            .is_some_and(|(new_key, _)| *new_key == old_key);
+        if !replaced {
+            self.count_departure(&old, now);
+        } else if room == Room::Granted {
+            budget.release(1);
+        }
+        self.changed();
+        Ok(Some((old_key, old)))
     }
 
     fn remove_locked<Q>(&self, state: &mut State<K, V>, key: &Q, budget: &Budget) -> Departed<K, V>
@@ -362,6 +393,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
     /// the cache is full and this shard is empty.
     pub(crate) fn insert(
         &self,
+        hash: u64,
         key: K,
         entry: Entry<V>,
         now: Ticks,
@@ -370,7 +402,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
     ) -> Result<(), (K, Entry<V>)> {
         let mut state = self.state.lock();
         if detach {
-            Self::detach_locked(&mut state, &key);
+            Self::detach_locked(&mut state, hash, &key);
         }
         let departed = self.insert_locked(&mut state, key, entry, now, budget)?;
         drop(state);
@@ -401,29 +433,29 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         }
     }
 
-    fn detach_locked<Q>(state: &mut State<K, V>, key: &Q)
+    fn detach_locked<Q>(state: &mut State<K, V>, hash: u64, key: &Q)
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        if let Some(Flight {
-            seq,
-            latch: Some(latch),
-        }) = state.flights.remove(key)
-        {
-            state.detached.push((seq, latch));
+        let Ok(flight) = state.flights.find_entry(hash, |f| f.key.borrow() == key) else {
+            return;
+        };
+        let (flight, _) = flight.remove();
+        if let Some(latch) = flight.latch {
+            state.detached.push((flight.seq, latch));
         }
     }
 
     /// Removes `key` and detaches its flight, whose result is then handed to
     /// its waiters but not stored; tells whether an entry was there.
-    pub(crate) fn remove<Q>(&self, key: &Q, budget: &Budget) -> bool
+    pub(crate) fn remove<Q>(&self, hash: u64, key: &Q, budget: &Budget) -> bool
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
         let mut state = self.state.lock();
-        Self::detach_locked(&mut state, key);
+        Self::detach_locked(&mut state, hash, key);
         let removed = self.remove_locked(&mut state, key, budget);
         drop(state);
         removed.is_some()
@@ -432,9 +464,9 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
     /// Removes every entry and detaches every flight.
     pub(crate) fn clear(&self, budget: &Budget) {
         let mut state = self.state.lock();
-        let old = std::mem::replace(&mut state.lru, LruCache::unbounded());
+        let old = std::mem::replace(&mut state.lru, empty_lru());
         let flights = std::mem::take(&mut state.flights);
-        for (_, flight) in flights {
+        for flight in flights {
             if let Some(latch) = flight.latch {
                 state.detached.push((flight.seq, latch));
             }
@@ -457,4 +489,16 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
     pub(crate) fn expirations(&self) -> u64 {
         self.expirations.load(Ordering::Relaxed)
     }
+}
+
+/// An empty LRU. Its capacity follows its length (see `insert_locked`); the
+/// store's budget, not the capacity, decides when an entry is evicted.
+fn empty_lru<K: Hash + Eq, V>() -> LruCache<K, V> {
+    LruCache::new(NonZeroUsize::MIN)
+}
+
+/// The capacity to give an LRU of `len` entries that may take one more: room
+/// to grow without resizing on every insertion.
+fn grown(len: usize) -> NonZeroUsize {
+    NonZeroUsize::new(len.saturating_mul(2).max(1)).expect("at least one")
 }

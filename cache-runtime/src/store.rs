@@ -187,7 +187,7 @@ where
             value,
             expired_for: duration(now.saturating_sub(expired_at)),
         };
-        let claim = match shard.claim(key, now, &self.config, &self.budget) {
+        let claim = match shard.claim(hash, key, now, &self.config, &self.budget) {
             shard::Claim::Fresh(found) => {
                 let Lookup::Hit(value) = self.answer(local, hash, now, found) else {
                     unreachable!("a fresh entry answers a hit")
@@ -282,28 +282,22 @@ where
     }
 
     /// Retires a flight: applies its result to the store (unless an invalidation
-    /// detached it), then tells its waiters `outcome`.
-    pub(crate) fn land(
-        &self,
-        hash: u64,
-        key: K,
-        seq: Option<u64>,
-        result: Option<V>,
-        outcome: Outcome<V>,
-    ) {
+    /// detached it), then hands its waiters the value, or the outcome given
+    /// when there is none.
+    pub(crate) fn land(&self, hash: u64, key: K, seq: Option<u64>, result: Result<&V, Outcome<V>>) {
         let now = self.clock.now();
-        let mut landing = match result {
-            Some(value) if self.config.skips(&value) => Landing::Remove,
-            Some(value) => {
-                let expires_at = self.config.expiry(now, &value);
-                Landing::Store(Entry { value, expires_at })
-            }
-            None => Landing::Keep,
+        let mut landing = match &result {
+            Ok(value) if self.config.skips(value) => Landing::Remove,
+            Ok(value) => Landing::Store(Entry {
+                value: V::clone(value),
+                expires_at: self.config.expiry(now, value),
+            }),
+            Err(_) => Landing::Keep,
         };
         let shard = self.shard(hash);
         let mut key = key;
         let (latch, departed) = loop {
-            match shard.land(key, seq, landing, now, &self.budget) {
+            match shard.land(hash, key, seq, landing, now, &self.budget) {
                 Ok(landed) => break landed,
                 Err((refused_key, entry)) => {
                     key = refused_key;
@@ -314,7 +308,8 @@ where
         };
         drop(departed);
         if let Some(latch) = latch {
-            latch.open(outcome);
+            latch
+                .open(result.map_or_else(|outcome| outcome, |value| Outcome::Value(value.clone())));
         }
     }
 
@@ -353,7 +348,7 @@ where
         let hash = self.hasher.hash_one(&key);
         let shard = self.shard(hash);
         let mut entry = (key, Entry { value, expires_at });
-        while let Err(refused) = shard.insert(entry.0, entry.1, now, &self.budget, detach) {
+        while let Err(refused) = shard.insert(hash, entry.0, entry.1, now, &self.budget, detach) {
             // The cache is full and this shard is empty: evict from another one.
             entry = refused;
             self.evict_elsewhere(hash, now);
@@ -367,7 +362,7 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hasher.hash_one(key);
-        self.shard(hash).remove(key, &self.budget)
+        self.shard(hash).remove(hash, key, &self.budget)
     }
 
     /// Evicts one entry from the first non-empty shard after the one `hash` picks.
