@@ -75,10 +75,11 @@ where
     F: Future<Output = R>,
 {
     let store = cache.core.get();
-    if let Some(value) = store.front_lookup(&key) {
-        return S::from_value(value);
-    }
-    let claim = store.claim(&key, true);
+    let hash = match store.front_lookup(&key) {
+        Ok(value) => return S::from_value(value),
+        Err(hash) => hash,
+    };
+    let claim = store.claim_hashed(hash, &key, true);
     if claim.stale().is_some() {
         store.record_miss();
     }
@@ -103,11 +104,12 @@ where
     Fut: Future<Output = R> + Send + 'static,
 {
     let store = cache.core.get();
-    if let Some(value) = store.front_lookup(&key) {
-        return S::from_value(value);
-    }
+    let hash = match store.front_lookup(&key) {
+        Ok(value) => return S::from_value(value),
+        Err(hash) => hash,
+    };
     let window = cache.core.config.refresh_ahead.unwrap_or_default();
-    let claim = match store.claim(&key, true) {
+    let claim = match store.claim_hashed(hash, &key, true) {
         Claim::Hit(value) => return S::from_value(value),
         claim => claim,
     };

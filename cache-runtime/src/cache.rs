@@ -72,22 +72,22 @@ where
 {
     let store = cache.core.get();
     match store.front_lookup(&key) {
-        Some(value) => S::from_value(value),
-        None => miss::<K, V, R, S, F>(store, key, body),
+        Ok(value) => S::from_value(value),
+        Err(hash) => miss::<K, V, R, S, F>(store, hash, key, body),
     }
 }
 
 /// The miss path, kept out of line so that the hit path stays small.
 #[cold]
 #[inline(never)]
-fn miss<K, V, R, S, F>(store: &MemoryStore<K, V>, key: K, body: F) -> R
+fn miss<K, V, R, S, F>(store: &MemoryStore<K, V>, hash: u64, key: K, body: F) -> R
 where
     K: Hash + Eq + Clone + Send,
     V: Clone + Send,
     S: ReturnShape<R, Value = V>,
     F: FnOnce() -> R,
 {
-    let mut claim = store.claim(&key, true);
+    let mut claim = store.claim_hashed(hash, &key, true);
     if claim.stale().is_some() {
         store.record_miss();
     }

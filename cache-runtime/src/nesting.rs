@@ -6,7 +6,7 @@
 //! while a leader's body runs (or its future is polled), its flight is marked
 //! on the thread, and a call made from inside it sees the mark.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 /// Names one flight: the shard that holds it and its number there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,36 +16,49 @@ pub(crate) struct FlightId {
 }
 
 thread_local! {
-    /// The flights whose bodies this thread is running, innermost last.
-    static RUNNING: RefCell<Vec<FlightId>> = const { RefCell::new(Vec::new()) };
+    /// The innermost flight whose body this thread is running. Kept apart from
+    /// the outer ones so that the common case, no nesting, touches one cell.
+    static INNERMOST: Cell<Option<FlightId>> = const { Cell::new(None) };
+    /// The flights the innermost one is nested in, innermost last.
+    static OUTER: RefCell<Vec<FlightId>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Whether the current thread is inside the body of flight `id`.
 pub(crate) fn inside(id: FlightId) -> bool {
-    RUNNING.with(|running| running.borrow().contains(&id))
+    match INNERMOST.get() {
+        None => false,
+        Some(innermost) if innermost == id => true,
+        Some(_) => OUTER.with(|outer| outer.borrow().contains(&id)),
+    }
 }
 
-/// Removes a flight's mark when its body stops running, even by a panic.
-struct Running(FlightId);
+/// Marks a flight while its body runs and removes the mark when the body
+/// stops running, even by a panic. Marks nest: they are removed in the reverse
+/// order of their making, since each lives in one call frame.
+struct Running {
+    nested: bool,
+}
 
 impl Running {
     fn enter(id: FlightId) -> Self {
-        RUNNING.with(|running| running.borrow_mut().push(id));
-        Self(id)
+        let outer = INNERMOST.replace(Some(id));
+        if let Some(outer) = outer {
+            OUTER.with(|stack| stack.borrow_mut().push(outer));
+        }
+        Self {
+            nested: outer.is_some(),
+        }
     }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        RUNNING.with(|running| {
-            let mut running = running.borrow_mut();
-            // Marks nest, so this one is almost always the last.
-            if running.last() == Some(&self.0) {
-                running.pop();
-            } else if let Some(at) = running.iter().rposition(|&id| id == self.0) {
-                running.remove(at);
-            }
-        });
+        let outer = if self.nested {
+            OUTER.with(|stack| stack.borrow_mut().pop())
+        } else {
+            None
+        };
+        INNERMOST.set(outer);
     }
 }
 
@@ -64,4 +77,36 @@ pub(crate) async fn lead<F: std::future::Future>(id: Option<FlightId>, body: F) 
         body.as_mut().poll(cx)
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(seq: u64) -> FlightId {
+        FlightId { shard: 1, seq }
+    }
+
+    #[test]
+    fn marks_nest_and_unwind_in_order() {
+        let seen = run(Some(id(1)), || {
+            run(Some(id(2)), || {
+                let in_both = inside(id(1)) && inside(id(2));
+                let in_three = run(Some(id(3)), || inside(id(1)) && inside(id(2)));
+                (in_both, in_three, inside(id(3)))
+            })
+        });
+        assert_eq!(seen, (true, true, false));
+        assert!(!inside(id(1)) && !inside(id(2)));
+        assert!(run(None, || !inside(id(1))));
+    }
+
+    #[test]
+    fn a_panicking_body_leaves_no_mark() {
+        let outcome =
+            std::panic::catch_unwind(|| run(Some(id(1)), || run(Some(id(2)), || panic!("body"))));
+        assert!(outcome.is_err());
+        assert!(!inside(id(1)) && !inside(id(2)));
+        assert!(run(Some(id(4)), || inside(id(4)) && !inside(id(1))));
+    }
 }

@@ -166,13 +166,16 @@ where
 
     /// A current front-table copy of `key`'s value, counted as a hit: the whole
     /// of the common path, small enough to inline into every cached function.
+    /// Otherwise the key's hash, for the [`Self::claim_hashed`] that follows.
     #[inline]
-    pub(crate) fn front_lookup(&self, key: &K) -> Option<V> {
+    pub(crate) fn front_lookup(&self, key: &K) -> Result<V, u64> {
         let hash = self.hasher.hash_one(key);
         let local = self.local();
-        let value = self.front_hit(local, self.shard(hash), hash, key)?;
+        let value = self
+            .front_hit(local, self.shard(hash), hash, key)
+            .ok_or(hash)?;
         local.counters.hit();
-        Some(value)
+        Ok(value)
     }
 
     /// Looks `key` up in its shard (callers have tried [`Self::front_lookup`]);
@@ -180,7 +183,11 @@ where
     /// `count`) a miss unless a stale value came back, which the caller counts
     /// as it serves it or not.
     pub(crate) fn claim(&self, key: &K, count: bool) -> Claim<'_, K, V> {
-        let hash = self.hasher.hash_one(key);
+        self.claim_hashed(self.hasher.hash_one(key), key, count)
+    }
+
+    /// [`Self::claim`] for a key whose hash is known.
+    pub(crate) fn claim_hashed(&self, hash: u64, key: &K, count: bool) -> Claim<'_, K, V> {
         let (local, shard) = (self.local(), self.shard(hash));
         let now = self.clock.now();
         let stale_since = |(value, expired_at): (V, Ticks)| Stale {
