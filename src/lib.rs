@@ -40,5 +40,5 @@ pub mod __private {
     pub use core::time::Duration;
     #[cfg(feature = "tokio")]
     pub use memocache_runtime::{call_async, call_async_refreshing};
-    pub use memocache_runtime::{call_sync, Config, Fallible, Plain};
+    pub use memocache_runtime::{call_sync_in, Config, Fallible, Plain, ThreadSlot};
 }

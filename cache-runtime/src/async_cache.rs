@@ -8,12 +8,14 @@
 use std::borrow::Borrow;
 use std::future::Future;
 use std::hash::Hash;
+use std::thread::LocalKey;
 
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::handle::{fallback, handle_basics, settle, LazyStore};
 use crate::latch::Outcome;
 use crate::leader::Claim;
+use crate::local::{Local, ThreadSlot};
 use crate::nesting;
 use crate::shape::ReturnShape;
 use crate::stats::Stats;
@@ -66,8 +68,15 @@ where
 }
 
 /// Runs an `#[async_cached]` function: answers from the cache, or awaits `body`
-/// once per cold key however many tasks ask for it.
-pub async fn call_async<K, V, R, S, F>(cache: &AsyncCache<K, V>, key: K, _shape: S, body: F) -> R
+/// once per cold key however many tasks ask for it. `slot` is the function's
+/// [`ThreadSlot`], which holds the front table of the thread polling.
+pub async fn call_async<K, V, R, S, F>(
+    cache: &AsyncCache<K, V>,
+    slot: &'static LocalKey<ThreadSlot<K, V>>,
+    key: K,
+    _shape: S,
+    body: F,
+) -> R
 where
     K: Hash + Eq + Clone + Send,
     V: Clone + Send,
@@ -75,11 +84,10 @@ where
     F: Future<Output = R>,
 {
     let store = cache.core.get();
-    let hash = match store.front_lookup(&key) {
+    let claim = match look_up(store, slot, &key) {
         Ok(value) => return S::from_value(value),
-        Err(hash) => hash,
+        Err(claim) => claim,
     };
-    let claim = store.claim_hashed(hash, &key, true);
     if claim.stale().is_some() {
         store.record_miss();
     }
@@ -92,6 +100,7 @@ where
 /// place; the next stale hit tries again.
 pub async fn call_async_refreshing<K, V, R, S, F, Fut>(
     cache: &'static AsyncCache<K, V>,
+    slot: &'static LocalKey<ThreadSlot<K, V>>,
     key: K,
     _shape: S,
     body: F,
@@ -104,14 +113,10 @@ where
     Fut: Future<Output = R> + Send + 'static,
 {
     let store = cache.core.get();
-    let hash = match store.front_lookup(&key) {
-        Ok(value) => return S::from_value(value),
-        Err(hash) => hash,
-    };
     let window = cache.core.config.refresh_ahead.unwrap_or_default();
-    let claim = match store.claim_hashed(hash, &key, true) {
-        Claim::Hit(value) => return S::from_value(value),
-        claim => claim,
+    let claim = match look_up(store, slot, &key) {
+        Ok(value) | Err(Claim::Hit(value)) => return S::from_value(value),
+        Err(claim) => claim,
     };
     let fresh_enough = claim
         .stale()
@@ -143,6 +148,35 @@ where
         store.record_miss();
     }
     resolve::<K, V, R, S, Fut>(store, key, claim, body()).await
+}
+
+/// A front-table copy of `key`'s value, or else what its shard says to do.
+/// This thread's state comes from `slot`, or from the store's map while the
+/// thread tears its thread-locals down.
+fn look_up<'a, K, V>(
+    store: &'a MemoryStore<K, V>,
+    slot: &'static LocalKey<ThreadSlot<K, V>>,
+    key: &K,
+) -> Result<V, Claim<'a, K, V>>
+where
+    K: Hash + Eq + Clone + Send,
+    V: Clone + Send,
+{
+    fn with_local<'a, K, V>(
+        store: &'a MemoryStore<K, V>,
+        local: &Local<K, V>,
+        key: &K,
+    ) -> Result<V, Claim<'a, K, V>>
+    where
+        K: Hash + Eq + Clone + Send,
+        V: Clone + Send,
+    {
+        store
+            .front_lookup(local, key)
+            .map_err(|hash| store.claim_hashed(local, hash, key, true))
+    }
+    slot.try_with(|slot| with_local(store, store.local_in(slot), key))
+        .unwrap_or_else(|_| with_local(store, store.local(), key))
 }
 
 /// The miss path: lead, wait for the leader, or run alongside a failed one.

@@ -2,12 +2,14 @@
 
 use std::borrow::Borrow;
 use std::hash::Hash;
+use std::thread::LocalKey;
 
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::handle::{fallback, handle_basics, settle, LazyStore};
 use crate::latch::Outcome;
 use crate::leader::Claim;
+use crate::local::{Local, ThreadSlot};
 use crate::nesting;
 use crate::shape::ReturnShape;
 use crate::stats::Stats;
@@ -60,8 +62,9 @@ where
     }
 }
 
-/// Runs a `#[cached]` function: answers from the cache, or runs `body` once per
-/// cold key however many threads ask for it.
+/// Runs a memoized function: answers from the cache, or runs `body` once per
+/// cold key however many threads ask for it. This thread's front table is
+/// found through the store.
 #[inline]
 pub fn call_sync<K, V, R, S, F>(cache: &Cache<K, V>, key: K, _shape: S, body: F) -> R
 where
@@ -71,23 +74,69 @@ where
     F: FnOnce() -> R,
 {
     let store = cache.core.get();
-    match store.front_lookup(&key) {
-        Ok(value) => S::from_value(value),
-        Err(hash) => miss::<K, V, R, S, F>(store, hash, key, body),
-    }
+    serve::<K, V, R, S, F>(store, store.local(), key, body)
 }
 
-/// The miss path, kept out of line so that the hit path stays small.
-#[cold]
-#[inline(never)]
-fn miss<K, V, R, S, F>(store: &MemoryStore<K, V>, hash: u64, key: K, body: F) -> R
+/// [`call_sync`] for a function that declares its own [`ThreadSlot`], the path
+/// `#[cached]` generates: this thread's front table is one TLS access away.
+#[inline]
+pub fn call_sync_in<K, V, R, S, F>(
+    cache: &Cache<K, V>,
+    slot: &'static LocalKey<ThreadSlot<K, V>>,
+    key: K,
+    _shape: S,
+    body: F,
+) -> R
 where
     K: Hash + Eq + Clone + Send,
     V: Clone + Send,
     S: ReturnShape<R, Value = V>,
     F: FnOnce() -> R,
 {
-    let mut claim = store.claim_hashed(hash, &key, true);
+    let store = cache.core.get();
+    let mut call = Some((key, body));
+    let served = slot.try_with(|slot| {
+        let (key, body) = call.take().expect("taken once");
+        serve::<K, V, R, S, F>(store, store.local_in(slot), key, body)
+    });
+    served.unwrap_or_else(|_| {
+        // The thread is tearing its thread-locals down: use the store's map.
+        let (key, body) = call.take().expect("not taken by a refused access");
+        serve::<K, V, R, S, F>(store, store.local(), key, body)
+    })
+}
+
+#[inline]
+fn serve<K, V, R, S, F>(store: &MemoryStore<K, V>, local: &Local<K, V>, key: K, body: F) -> R
+where
+    K: Hash + Eq + Clone + Send,
+    V: Clone + Send,
+    S: ReturnShape<R, Value = V>,
+    F: FnOnce() -> R,
+{
+    match store.front_lookup(local, &key) {
+        Ok(value) => S::from_value(value),
+        Err(hash) => miss::<K, V, R, S, F>(store, local, hash, key, body),
+    }
+}
+
+/// The miss path, kept out of line so that the hit path stays small.
+#[cold]
+#[inline(never)]
+fn miss<K, V, R, S, F>(
+    store: &MemoryStore<K, V>,
+    local: &Local<K, V>,
+    hash: u64,
+    key: K,
+    body: F,
+) -> R
+where
+    K: Hash + Eq + Clone + Send,
+    V: Clone + Send,
+    S: ReturnShape<R, Value = V>,
+    F: FnOnce() -> R,
+{
+    let mut claim = store.claim_hashed(local, hash, &key, true);
     if claim.stale().is_some() {
         store.record_miss();
     }

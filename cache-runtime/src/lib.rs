@@ -21,6 +21,7 @@ mod front;
 mod handle;
 mod latch;
 mod leader;
+mod local;
 mod nesting;
 mod shape;
 mod shard;
@@ -29,10 +30,11 @@ mod store;
 
 #[cfg(feature = "tokio")]
 pub use async_cache::{call_async, call_async_refreshing, AsyncCache};
-pub use cache::{call_sync, Cache};
+pub use cache::{call_sync, call_sync_in, Cache};
 pub use clock::{Clock, MockTime, Ticks};
 pub use config::{Capacity, Config, DEFAULT_SIZE};
 pub use front::{MAX_SLOTS as FRONT_SLOTS, PROMOTE_EVERY};
+pub use local::ThreadSlot;
 pub use shape::{Fallible, Plain, ReturnShape};
 pub use stats::Stats;
 pub use store::{Lookup, MemoryStore};

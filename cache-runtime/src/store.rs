@@ -5,7 +5,7 @@ use std::borrow::Borrow;
 use std::cell::RefCell;
 use std::hash::{BuildHasher, Hash};
 use std::num::NonZeroUsize;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
@@ -17,8 +17,9 @@ use crate::config::{Capacity, Config};
 use crate::front::{Front, FrontHit};
 use crate::latch::Outcome;
 use crate::leader::{Claim, LeaderGuard, Stale};
+use crate::local::{Local, StoreId, ThreadSlot};
 use crate::shard::{self, Entry, Found, Landing, Shard};
-use crate::stats::{Counters, Stats, ThreadCounters};
+use crate::stats::{Counters, Stats};
 
 /// The result of a lookup.
 #[derive(Debug, PartialEq, Eq)]
@@ -57,13 +58,11 @@ pub struct MemoryStore<K: Send, V: Send> {
     counters: Counters,
     clock: Clock,
     config: Config<V>,
+    id: StoreId,
 }
 
-/// What one thread keeps for one store.
-pub(crate) struct Local<K, V> {
-    front: RefCell<Front<K, V>>,
-    counters: Arc<ThreadCounters>,
-}
+/// Numbers the stores of the process (see [`StoreId`]).
+static STORES_MADE: AtomicU64 = AtomicU64::new(0);
 
 /// Bounded caches get no more shards than this many entries per shard allow.
 const MIN_SHARD_ENTRIES: usize = 32;
@@ -118,6 +117,7 @@ where
             counters: Counters::default(),
             clock,
             config,
+            id: StoreId(STORES_MADE.fetch_add(1, Ordering::Relaxed)),
         }
     }
 
@@ -168,9 +168,8 @@ where
     /// of the common path, small enough to inline into every cached function.
     /// Otherwise the key's hash, for the [`Self::claim_hashed`] that follows.
     #[inline]
-    pub(crate) fn front_lookup(&self, key: &K) -> Result<V, u64> {
+    pub(crate) fn front_lookup(&self, local: &Local<K, V>, key: &K) -> Result<V, u64> {
         let hash = self.hasher.hash_one(key);
-        let local = self.local();
         let value = self
             .front_hit(local, self.shard(hash), hash, key)
             .ok_or(hash)?;
@@ -183,12 +182,19 @@ where
     /// `count`) a miss unless a stale value came back, which the caller counts
     /// as it serves it or not.
     pub(crate) fn claim(&self, key: &K, count: bool) -> Claim<'_, K, V> {
-        self.claim_hashed(self.hasher.hash_one(key), key, count)
+        self.claim_hashed(self.local(), self.hasher.hash_one(key), key, count)
     }
 
-    /// [`Self::claim`] for a key whose hash is known.
-    pub(crate) fn claim_hashed(&self, hash: u64, key: &K, count: bool) -> Claim<'_, K, V> {
-        let (local, shard) = (self.local(), self.shard(hash));
+    /// [`Self::claim`] for a key whose hash is known, with this thread's state
+    /// `local` (whose front table keeps a copy of a value found).
+    pub(crate) fn claim_hashed(
+        &self,
+        local: &Local<K, V>,
+        hash: u64,
+        key: &K,
+        count: bool,
+    ) -> Claim<'_, K, V> {
+        let shard = self.shard(hash);
         let now = self.clock.now();
         let stale_since = |(value, expired_at): (V, Ticks)| Stale {
             value,
@@ -220,18 +226,30 @@ where
         claim
     }
 
+    /// This thread's state for this store, from the store's per-thread map.
     #[inline]
-    fn local(&self) -> &Local<K, V> {
+    pub(crate) fn local(&self) -> &Local<K, V> {
         // `get` inlines; `get_or` (creation on a thread's first call) does not.
         if let Some(local) = self.locals.get() {
             return local;
         }
-        self.locals.get_or(|| {
-            CachePadded::new(Local {
-                front: RefCell::new(Front::new(self.front_slots)),
-                counters: self.counters.register(),
-            })
-        })
+        self.locals.get_or(|| CachePadded::new(self.new_local()))
+    }
+
+    /// This thread's state for this store, from `slot` if it serves this store.
+    #[inline]
+    pub(crate) fn local_in<'a>(&'a self, slot: &'a ThreadSlot<K, V>) -> &'a Local<K, V> {
+        match slot.local(self.id, || self.new_local()) {
+            Some(local) => local,
+            None => self.local(),
+        }
+    }
+
+    fn new_local(&self) -> Local<K, V> {
+        Local {
+            front: RefCell::new(Front::new(self.front_slots)),
+            counters: self.counters.register(),
+        }
     }
 
     /// A front-table copy of `key`'s value, if current.
