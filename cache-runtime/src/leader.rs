@@ -72,6 +72,7 @@ impl<'a, K: Hash + Eq + Clone + Send, V: Clone + Send> LeaderGuard<'a, K, V> {
     }
 
     /// Stores `value` and hands it to the waiters.
+    #[inline]
     pub(crate) fn land(mut self, value: &V) {
         if let Some(key) = self.key.take() {
             self.store.land(self.hash, key, self.seq, Ok(value));

@@ -167,6 +167,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         found
     }
 
+    #[inline]
     fn read<Q>(
         &self,
         state: &mut State<K, V>,
@@ -209,6 +210,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
     }
 
     /// Looks `key` (of hash `hash`) up and, if it is not live, joins or starts its flight.
+    #[inline]
     pub(crate) fn claim(
         &self,
         hash: u64,
@@ -261,6 +263,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
     /// or hands the entry back when the cache is full and this shard is empty:
     /// the store then evicts from another shard and lands again.
     #[allow(clippy::type_complexity)]
+    #[inline]
     pub(crate) fn land(
         &self,
         hash: u64,
@@ -312,6 +315,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
 
     /// Stores `entry`. Hands it back if the cache is full and this shard has
     /// nothing to evict.
+    #[inline]
     fn insert_locked(
         &self,
         state: &mut State<K, V>,

@@ -187,6 +187,7 @@ where
 
     /// [`Self::claim`] for a key whose hash is known, with this thread's state
     /// `local` (whose front table keeps a copy of a value found).
+    #[inline]
     pub(crate) fn claim_hashed(
         &self,
         local: &Local<K, V>,
@@ -309,6 +310,7 @@ where
     /// Retires a flight: applies its result to the store (unless an invalidation
     /// detached it), then hands its waiters the value, or the outcome given
     /// when there is none.
+    #[inline]
     pub(crate) fn land(&self, hash: u64, key: K, seq: Option<u64>, result: Result<&V, Outcome<V>>) {
         let now = self.clock.now();
         let mut landing = match &result {

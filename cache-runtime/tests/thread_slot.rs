@@ -67,5 +67,9 @@ fn a_call_from_a_thread_local_destructor_is_served() {
     .expect("the thread exits cleanly");
     assert_eq!(values.recv().expect("the destructor ran"), 70);
     let stats = AT_EXIT.stats();
-    assert_eq!((stats.hits, stats.misses), (1, 1), "the destructor's call was a hit");
+    assert_eq!(
+        (stats.hits, stats.misses),
+        (1, 1),
+        "the destructor's call was a hit"
+    );
 }
