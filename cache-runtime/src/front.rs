@@ -42,6 +42,27 @@ fn tag(hash: u64) -> u16 {
     (mixed(hash) as u16) | 1
 }
 
+/// One bit per 16-bit lane of a set's tags (bit 15 of the lane).
+const LANE_LOW: u64 = 0x0001_0001_0001_0001;
+const LANE_HIGH: u64 = 0x8000_8000_8000_8000;
+
+/// The ways of a set whose tag may be `tag`, as the high bit of their lane:
+/// every way whose tag is `tag` is set, and the lowest bit set is always such a
+/// way (a lane above one may be set falsely, by a borrow). Branch-free, so a
+/// hit costs no misprediction whichever way holds the key.
+#[inline]
+fn candidates(tags: u64, tag: u16) -> u64 {
+    let diff = tags ^ (LANE_LOW * u64::from(tag));
+    diff.wrapping_sub(LANE_LOW) & !diff & LANE_HIGH
+}
+
+/// `tags` with way `way`'s lane set to `tag`.
+#[inline]
+fn with_tag(tags: u64, way: usize, tag: u16) -> u64 {
+    let shift = 16 * way;
+    tags & !(0xFFFF << shift) | u64::from(tag) << shift
+}
+
 /// What a front lookup found.
 pub(crate) enum FrontHit<V> {
     /// A current copy; `promote` asks the caller to record recency in the shared LRU.
@@ -53,10 +74,11 @@ pub(crate) enum FrontHit<V> {
 pub(crate) struct Front<K, V> {
     /// Empty until the first fill, so threads that never hit cost nothing.
     sets: Vec<Set<K, V>>,
-    /// A 16-bit tag of each slot's key hash (0: empty), side by side with the
-    /// sets: a few kilobytes that stay in the L1 cache, so a lookup reads the
-    /// one slot whose tag matches instead of scanning a set's cache lines.
-    tags: Vec<[u16; WAYS]>,
+    /// A 16-bit tag of each slot's key hash (0: empty), a lane of one `u64`
+    /// per set, side by side with the sets: a few kilobytes that stay in the
+    /// L1 cache, so a lookup reads the one slot whose tag matches instead of
+    /// scanning a set's cache lines.
+    tags: Vec<u64>,
     /// `64 - log2(number of sets)`: a set is picked by the high bits of a
     /// Fibonacci-mixed hash, since the low bits of some hasher seeds crowd
     /// sequential integer keys into a few sets.
@@ -104,16 +126,19 @@ impl<K, V: Clone> Front<K, V> {
         Q: Eq + ?Sized,
     {
         let index = self.set_index(hash);
-        let Some(tags) = self.tags.get(index) else {
+        let (Some(&tags), Some(set)) = (self.tags.get(index), self.sets.get(index)) else {
             return FrontHit::Absent;
         };
-        let tag = tag(hash);
-        let Some(slot) = (0..WAYS)
-            .filter(|&way| tags[way] == tag)
-            .filter_map(|way| self.sets[index][way].as_ref())
-            .find(|slot| slot.key.borrow() == key)
-        else {
-            return FrontHit::Absent;
+        let mut ways = candidates(tags, tag(hash));
+        let slot = loop {
+            if ways == 0 {
+                return FrontHit::Absent;
+            }
+            let way = (ways.trailing_zeros() / 16) as usize;
+            ways &= ways - 1;
+            if let Some(slot) = set[way].as_ref().filter(|slot| slot.key.borrow() == key) {
+                break slot;
+            }
         };
         if slot.version != version || (slot.expires_at != Ticks::MAX && now() >= slot.expires_at) {
             return FrontHit::Absent;
@@ -136,7 +161,7 @@ impl<K, V: Clone> Front<K, V> {
             let sets = 1 << (64 - self.set_shift);
             self.sets
                 .resize_with(sets, || std::array::from_fn(|_| None));
-            self.tags.resize(sets, [0; WAYS]);
+            self.tags.resize(sets, 0);
         }
         let index = self.set_index(hash);
         let (set, tags) = (&mut self.sets[index], &mut self.tags[index]);
@@ -146,10 +171,10 @@ impl<K, V: Clone> Front<K, V> {
         let way = held.unwrap_or_else(|| {
             // The oldest copy (last way) makes room; the newest sits first.
             set.rotate_right(1);
-            tags.rotate_right(1);
+            *tags <<= 16;
             0
         });
-        tags[way] = tag(hash);
+        *tags = with_tag(*tags, way, tag(hash));
         set[way] = Some(Slot {
             key,
             value,
@@ -214,6 +239,35 @@ mod tests {
         );
         assert_eq!(value(&mut front, colliding[1], 0, 0), Some(31));
         assert_eq!(value(&mut front, other, 0, 0), None);
+    }
+
+    #[test]
+    fn candidates_include_every_matching_way_and_start_with_one() {
+        let lanes =
+            |tags: [u16; WAYS]| (0..WAYS).fold(0, |word, way| with_tag(word, way, tags[way]));
+        let ways = |bits: u64| -> Vec<usize> {
+            (0..WAYS)
+                .filter(|way| bits >> (16 * way + 15) & 1 == 1)
+                .collect()
+        };
+        for tags in [
+            [3, 5, 3, 0],
+            [0, 0, 0, 7],
+            [7, 7, 7, 7],
+            [1, 2, 3, 4],
+            [0xFFFF, 1, 0xFFFF, 1],
+        ] {
+            for tag in [1u16, 3, 5, 7, 0xFFFF] {
+                let found = candidates(lanes(tags), tag);
+                let matching: Vec<usize> = (0..WAYS).filter(|&way| tags[way] == tag).collect();
+                let listed = ways(found);
+                assert!(
+                    matching.iter().all(|way| listed.contains(way)),
+                    "{tags:?} {tag}"
+                );
+                assert_eq!(listed.first(), matching.first(), "{tags:?} {tag}");
+            }
+        }
     }
 
     #[test]

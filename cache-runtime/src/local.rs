@@ -26,9 +26,11 @@ pub(crate) struct StoreId(pub(crate) u64);
 /// One memoized function's state on one thread, declared by the code
 /// `#[cached]` generates:
 ///
-/// ```ignore
+/// ```
+/// use memocache_runtime::ThreadSlot;
+///
 /// thread_local! {
-///     static SLOT: ThreadSlot<K, V> = const { ThreadSlot::new() };
+///     static SLOT: ThreadSlot<u64, String> = const { ThreadSlot::new() };
 /// }
 /// ```
 ///
