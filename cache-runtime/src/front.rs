@@ -9,6 +9,7 @@
 //! shared LRU.
 
 use std::borrow::Borrow;
+use std::num::NonZeroU64;
 
 use crate::clock::Ticks;
 
@@ -21,14 +22,25 @@ pub const MAX_SLOTS: usize = 4096;
 struct Slot<K, V> {
     key: K,
     value: V,
-    version: u64,
+    /// The shard version the copy was read at, as [`stamp`]: never zero, so
+    /// that an empty slot (`None`) takes no room of its own.
+    stamp: NonZeroU64,
     expires_at: Ticks,
+}
+
+/// A shard version as a slot keeps it.
+#[inline]
+fn stamp(version: u64) -> NonZeroU64 {
+    NonZeroU64::MIN.saturating_add(version)
 }
 
 /// Slots per set: a key can sit in any of these.
 const WAYS: usize = 4;
 
-type Set<K, V> = [Option<Slot<K, V>>; WAYS];
+/// The ways of one set, aligned so that a `u64 -> u64` slot (32 bytes) never
+/// straddles two cache lines.
+#[repr(align(64))]
+struct Set<K, V>([Option<Slot<K, V>>; WAYS]);
 
 /// The hash with its bits spread into the high ones (Fibonacci hashing).
 #[inline]
@@ -136,11 +148,13 @@ impl<K, V: Clone> Front<K, V> {
             }
             let way = (ways.trailing_zeros() / 16) as usize;
             ways &= ways - 1;
-            if let Some(slot) = set[way].as_ref().filter(|slot| slot.key.borrow() == key) {
+            if let Some(slot) = set.0[way].as_ref().filter(|slot| slot.key.borrow() == key) {
                 break slot;
             }
         };
-        if slot.version != version || (slot.expires_at != Ticks::MAX && now() >= slot.expires_at) {
+        if slot.stamp != stamp(version)
+            || (slot.expires_at != Ticks::MAX && now() >= slot.expires_at)
+        {
             return FrontHit::Absent;
         }
         let value = slot.value.clone();
@@ -160,11 +174,11 @@ impl<K, V: Clone> Front<K, V> {
         if self.sets.is_empty() {
             let sets = 1 << (64 - self.set_shift);
             self.sets
-                .resize_with(sets, || std::array::from_fn(|_| None));
+                .resize_with(sets, || Set(std::array::from_fn(|_| None)));
             self.tags.resize(sets, 0);
         }
         let index = self.set_index(hash);
-        let (set, tags) = (&mut self.sets[index], &mut self.tags[index]);
+        let (Set(set), tags) = (&mut self.sets[index], &mut self.tags[index]);
         let held = set
             .iter()
             .position(|way| way.as_ref().is_some_and(|slot| slot.key == key));
@@ -178,7 +192,7 @@ impl<K, V: Clone> Front<K, V> {
         set[way] = Some(Slot {
             key,
             value,
-            version,
+            stamp: stamp(version),
             expires_at,
         });
     }
