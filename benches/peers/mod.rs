@@ -86,7 +86,7 @@ macro_rules! memoized_peers {
             value
         }
 
-        fn visit_peers(v: &mut impl $crate::peers::Visit) {
+        pub(crate) fn visit_peers(v: &mut impl $crate::peers::Visit) {
             v.peer("memocache", memocache, || MEMOCACHE.len());
             v.peer("memocache_ttl", memocache_ttl, || MEMOCACHE_TTL.len());
             v.peer("cached", cached_lru, || {
