@@ -40,6 +40,7 @@ struct Running {
 }
 
 impl Running {
+    #[inline]
     fn enter(id: FlightId) -> Self {
         let outer = INNERMOST.replace(Some(id));
         if let Some(outer) = outer {
@@ -52,6 +53,7 @@ impl Running {
 }
 
 impl Drop for Running {
+    #[inline]
     fn drop(&mut self) {
         let outer = if self.nested {
             OUTER.with(|stack| stack.borrow_mut().pop())
