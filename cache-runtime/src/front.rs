@@ -123,14 +123,15 @@ impl<K, V: Clone> Front<K, V> {
             .clamp(2 * WAYS, MAX_SLOTS)
     }
 
-    /// A copy of `key`'s value if one is current at `version`; `now` is read only for
-    /// entries that expire.
+    /// A copy of `key`'s value if one is current at the shard's `version`;
+    /// `version` is read only when a copy is found (a shard another core
+    /// churns keeps rewriting it), and `now` only for entries that expire.
     #[inline]
     pub(crate) fn find<Q>(
         &mut self,
         hash: u64,
         key: &Q,
-        version: u64,
+        version: impl FnOnce() -> u64,
         now: impl FnOnce() -> Ticks,
     ) -> FrontHit<V>
     where
@@ -152,7 +153,7 @@ impl<K, V: Clone> Front<K, V> {
                 break slot;
             }
         };
-        if slot.stamp != stamp(version)
+        if slot.stamp != stamp(version())
             || (slot.expires_at != Ticks::MAX && now() >= slot.expires_at)
         {
             return FrontHit::Absent;
@@ -203,7 +204,7 @@ mod tests {
     use super::*;
 
     fn value(front: &mut Front<u64, u64>, key: u64, version: u64, now: Ticks) -> Option<u64> {
-        match front.find(key, &key, version, || now) {
+        match front.find(key, &key, || version, || now) {
             FrontHit::Value { value, .. } => Some(value),
             FrontHit::Absent => None,
         }
@@ -291,7 +292,7 @@ mod tests {
         let promotions = (0..PROMOTE_EVERY * 3)
             .filter(|_| {
                 matches!(
-                    front.find(0, &0, 0, || 0),
+                    front.find(0, &0, || 0, || 0),
                     FrontHit::Value { promote: true, .. }
                 )
             })

@@ -85,6 +85,29 @@ struct State<K, V> {
     /// Latches of flights that an invalidation detached, until their leaders land.
     detached: Vec<(u64, Arc<Latch<V>>)>,
     next_seq: u64,
+    /// Counted under the lock, on the lock's cache line: a counter of its own
+    /// would be one more line for cores that churn the shard to pass around.
+    departures: Departures,
+}
+
+/// Entries that left a shard other than by removal.
+#[derive(Default)]
+struct Departures {
+    /// Pushed out for room while live.
+    evictions: u64,
+    /// Found expired, or pushed out for room after expiring.
+    expirations: u64,
+}
+
+impl Departures {
+    /// Counts an entry pushed out for room: an expiration if it had expired anyway.
+    fn pushed_out<V>(&mut self, old: &Entry<V>, now: Ticks) {
+        if old.expires_at <= now {
+            self.expirations += 1;
+        } else {
+            self.evictions += 1;
+        }
+    }
 }
 
 /// What landing a flight does to the key's entry.
@@ -103,8 +126,6 @@ pub(crate) type Departed<K, V> = Option<(K, Entry<V>)>;
 
 pub(crate) struct Shard<K, V> {
     version: CachePadded<AtomicU64>,
-    evictions: AtomicU64,
-    expirations: AtomicU64,
     state: CachePadded<Mutex<State<K, V>>>,
 }
 
@@ -113,13 +134,12 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
     pub(crate) fn new() -> Self {
         Self {
             version: CachePadded::new(AtomicU64::new(0)),
-            evictions: AtomicU64::new(0),
-            expirations: AtomicU64::new(0),
             state: CachePadded::new(Mutex::new(State {
                 lru: empty_lru(),
                 flights: HashTable::new(),
                 detached: Vec::new(),
                 next_seq: 0,
+                departures: Departures::default(),
             })),
         }
     }
@@ -134,10 +154,6 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         // Only called with the lock held, so a plain increment cannot race.
         self.version
             .store(self.version.load(Ordering::Relaxed) + 1, Ordering::Release);
-    }
-
-    fn count(counter: &AtomicU64) {
-        counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
     }
 
     /// The name of flight `seq` of this shard.
@@ -203,7 +219,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
             return (found, None);
         }
         let expired = state.lru.pop(key);
-        Self::count(&self.expirations);
+        state.departures.expirations += 1;
         self.changed();
         budget.release(1);
         (Found::Absent, expired)
@@ -348,7 +364,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
             .peek_mru()
             .is_some_and(|(new_key, _)| *new_key == old_key);
         if !replaced {
-            self.count_departure(&old, now);
+            state.departures.pushed_out(&old, now);
         } else if room == Room::Granted {
             budget.release(1);
         }
@@ -420,21 +436,12 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         let Some(evicted) = state.lru.pop_lru() else {
             return false;
         };
-        self.count_departure(&evicted.1, now);
+        state.departures.pushed_out(&evicted.1, now);
         self.changed();
         budget.release(1);
         drop(state);
         drop(evicted);
         true
-    }
-
-    /// Counts an entry pushed out for room: an expiration if it had expired anyway.
-    fn count_departure(&self, old: &Entry<V>, now: Ticks) {
-        if old.expires_at <= now {
-            Self::count(&self.expirations);
-        } else {
-            Self::count(&self.evictions);
-        }
     }
 
     fn detach_locked<Q>(state: &mut State<K, V>, hash: u64, key: &Q)
@@ -487,11 +494,11 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
     }
 
     pub(crate) fn evictions(&self) -> u64 {
-        self.evictions.load(Ordering::Relaxed)
+        self.state.lock().departures.evictions
     }
 
     pub(crate) fn expirations(&self) -> u64 {
-        self.expirations.load(Ordering::Relaxed)
+        self.state.lock().departures.expirations
     }
 }
 

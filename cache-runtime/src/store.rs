@@ -270,9 +270,8 @@ where
             return None;
         }
         let mut front = local.front.try_borrow_mut().ok()?;
-        let version = shard.version();
         let FrontHit::Value { value, promote } =
-            front.find(hash, key, version, || self.clock.now())
+            front.find(hash, key, || shard.version(), || self.clock.now())
         else {
             return None;
         };
