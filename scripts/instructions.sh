@@ -3,6 +3,7 @@
 # peers, counted by callgrind (valgrind): exact and repeatable on a shared
 # machine, where wall times are not. Each figure is the difference between
 # runs of 200,000 and 400,000 calls, divided by 200,000, so setup cancels out.
+# Hashers are seeded per process, which moves a count by up to about 3%.
 # moka is left out: it runs background threads and is slow under valgrind.
 #
 #   scripts/instructions.sh
