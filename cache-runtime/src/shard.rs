@@ -78,25 +78,6 @@ struct Flight<K, V> {
     latch: Option<Arc<Latch<V>>>,
 }
 
-impl<K, V> Flight<K, V> {
-    /// Registers flight `seq` of `key` (whose hash is `hash`).
-    fn register(
-        flights: &mut HashTable<Self>,
-        hash: u64,
-        key: K,
-        seq: u64,
-        latch: Option<Arc<Latch<V>>>,
-    ) {
-        let flight = Self {
-            hash,
-            key,
-            seq,
-            latch,
-        };
-        flights.insert_unique(hash, flight, |f| f.hash);
-    }
-}
-
 struct State<K, V> {
     lru: LruCache<K, Entry<V>>,
     /// Keyed by the store's hash of the key, so that no key is hashed twice.
@@ -276,7 +257,13 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         } else {
             let seq = state.next_seq;
             state.next_seq += 1;
-            Flight::register(&mut state.flights, hash, key.clone(), seq, None);
+            let flight = Flight {
+                hash,
+                key: key.clone(),
+                seq,
+                latch: None,
+            };
+            state.flights.insert_unique(hash, flight, |f| f.hash);
             Claim::Lead {
                 seq: Some(seq),
                 stale,
@@ -324,7 +311,13 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
                     Err((key, entry)) => {
                         if let Some(seq) = seq {
                             // Still in flight until the entry is stored.
-                            Flight::register(&mut state.flights, hash, key.clone(), seq, latch);
+                            let flight = Flight {
+                                hash,
+                                key: key.clone(),
+                                seq,
+                                latch,
+                            };
+                            state.flights.insert_unique(hash, flight, |f| f.hash);
                         }
                         return Err((key, entry));
                     }
