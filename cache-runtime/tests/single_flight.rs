@@ -15,11 +15,11 @@ mod common;
 use std::panic;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::mpsc;
-use std::sync::{Barrier, Mutex};
+use std::sync::Mutex;
 use std::thread::{self, ThreadId};
 use std::time::Duration;
 
-use common::{wait_until, within, Comparers, Latch, TracedKey, PATIENCE};
+use common::{at_once, wait_until, within, Comparers, Latch, TracedKey, PATIENCE};
 use memocache_runtime::{call_sync, Cache, Config, Fallible, Plain};
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -32,30 +32,17 @@ fn one_body_run_for_64_concurrent_callers_of_a_cold_key() {
     static RUNS: AtomicUsize = AtomicUsize::new(0);
 
     let results = within(LIMIT, || {
-        let start = Barrier::new(CALLERS);
-        thread::scope(|s| {
-            let handles: Vec<_> = (0..CALLERS)
-                .map(|_| {
-                    let start = &start;
-                    s.spawn(move || {
-                        start.wait();
-                        call_sync(&CACHE, TracedKey::new(7, &JOINED), Plain, || {
-                            RUNS.fetch_add(1, SeqCst);
-                            // Hold the flight open until the 63 others have joined it.
-                            assert!(
-                                JOINED.wait_for_others(CALLERS - 1, PATIENCE),
-                                "only {} callers joined the flight",
-                                JOINED.count_except(thread::current().id())
-                            );
-                            42
-                        })
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("caller"))
-                .collect::<Vec<_>>()
+        at_once(CALLERS, |_| {
+            call_sync(&CACHE, TracedKey::new(7, &JOINED), Plain, || {
+                RUNS.fetch_add(1, SeqCst);
+                // Hold the flight open until the 63 others have joined it.
+                assert!(
+                    JOINED.wait_for_others(CALLERS - 1, PATIENCE),
+                    "only {} callers joined the flight",
+                    JOINED.count_except(thread::current().id())
+                );
+                42
+            })
         })
     });
 
@@ -123,32 +110,19 @@ fn a_panicking_leader_releases_its_waiters_and_one_recomputes() {
     static PANICKER: Mutex<Option<ThreadId>> = Mutex::new(None);
 
     let outcomes = within(LIMIT, || {
-        let start = Barrier::new(CALLERS);
-        thread::scope(|s| {
-            let handles: Vec<_> = (0..CALLERS)
-                .map(|_| {
-                    let start = &start;
-                    s.spawn(move || {
-                        start.wait();
-                        let me = thread::current().id();
-                        let outcome = panic::catch_unwind(|| {
-                            call_sync(&CACHE, TracedKey::new(1, &JOINED), Plain, || {
-                                if RUNS.fetch_add(1, SeqCst) == 0 {
-                                    *PANICKER.lock().unwrap() = Some(thread::current().id());
-                                    assert!(JOINED.wait_for_others(CALLERS - 1, PATIENCE));
-                                    panic!("boom");
-                                }
-                                77
-                            })
-                        });
-                        (me, outcome.map_err(|e| e.downcast_ref::<&str>().copied()))
-                    })
+        at_once(CALLERS, |_| {
+            let me = thread::current().id();
+            let outcome = panic::catch_unwind(|| {
+                call_sync(&CACHE, TracedKey::new(1, &JOINED), Plain, || {
+                    if RUNS.fetch_add(1, SeqCst) == 0 {
+                        *PANICKER.lock().unwrap() = Some(thread::current().id());
+                        assert!(JOINED.wait_for_others(CALLERS - 1, PATIENCE));
+                        panic!("boom");
+                    }
+                    77
                 })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("caller thread"))
-                .collect::<Vec<_>>()
+            });
+            (me, outcome.map_err(|e| e.downcast_ref::<&str>().copied()))
         })
     });
 
@@ -190,33 +164,20 @@ fn after_an_err_waiters_run_the_body_side_by_side() {
     // The waiters' runs meet here: they can only all arrive if they run concurrently.
     static SIDE_BY_SIDE: Latch = Latch::new(CALLERS - 1);
 
-    let results = within(LIMIT, || {
-        let start = Barrier::new(CALLERS);
-        thread::scope(|s| {
-            let handles: Vec<_> = (0..CALLERS)
-                .map(|_| {
-                    let start = &start;
-                    s.spawn(move || {
-                        start.wait();
-                        call_sync(&CACHE, TracedKey::new(1, &JOINED), Fallible, || {
-                            if RUNS.fetch_add(1, SeqCst) == 0 {
-                                // The leader fails once every other caller waits on it.
-                                assert!(JOINED.wait_for_others(CALLERS - 1, PATIENCE));
-                                return Err("leader: down");
-                            }
-                            if SIDE_BY_SIDE.arrive_and_wait(PATIENCE) {
-                                Err("waiter: down")
-                            } else {
-                                Err("waiter: serialised behind another caller")
-                            }
-                        })
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("caller"))
-                .collect::<Vec<Result<u32, &str>>>()
+    let results: Vec<Result<u32, &str>> = within(LIMIT, || {
+        at_once(CALLERS, |_| {
+            call_sync(&CACHE, TracedKey::new(1, &JOINED), Fallible, || {
+                if RUNS.fetch_add(1, SeqCst) == 0 {
+                    // The leader fails once every other caller waits on it.
+                    assert!(JOINED.wait_for_others(CALLERS - 1, PATIENCE));
+                    return Err("leader: down");
+                }
+                if SIDE_BY_SIDE.arrive_and_wait(PATIENCE) {
+                    Err("waiter: down")
+                } else {
+                    Err("waiter: serialised behind another caller")
+                }
+            })
         })
     });
 
@@ -294,17 +255,11 @@ fn concurrent_recursion_computes_each_key_once() {
     }
 
     within(LIMIT, || {
-        let start = Barrier::new(THREADS as usize);
-        thread::scope(|s| {
-            for t in 0..THREADS {
-                let start = &start;
-                // Threads start at different depths, so they lead and wait on each other's keys.
-                s.spawn(move || {
-                    start.wait();
-                    assert_eq!(fib(90 - t), fib_reference(90 - t));
-                });
-            }
-        });
+        // Threads start at different depths, so they lead and wait on each other's keys.
+        at_once(THREADS as usize, |t| {
+            let n = 90 - t as u64;
+            assert_eq!(fib(n), fib_reference(n));
+        })
     });
     assert_eq!(
         RUNS.load(SeqCst),
@@ -455,26 +410,13 @@ fn without_single_flight_every_concurrent_caller_runs_the_body() {
     static TOGETHER: Latch = Latch::new(CALLERS);
 
     let results = within(LIMIT, || {
-        let start = Barrier::new(CALLERS);
-        thread::scope(|s| {
-            let handles: Vec<_> = (0..CALLERS)
-                .map(|i| {
-                    let start = &start;
-                    s.spawn(move || {
-                        start.wait();
-                        call_sync(&CACHE, 1, Plain, || {
-                            RUNS.fetch_add(1, SeqCst);
-                            // All bodies must be running at once to get past this.
-                            assert!(TOGETHER.arrive_and_wait(PATIENCE), "callers were coalesced");
-                            i
-                        })
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("caller"))
-                .collect::<Vec<_>>()
+        at_once(CALLERS, |i| {
+            call_sync(&CACHE, 1, Plain, || {
+                RUNS.fetch_add(1, SeqCst);
+                // All bodies must be running at once to get past this.
+                assert!(TOGETHER.arrive_and_wait(PATIENCE), "callers were coalesced");
+                i
+            })
         })
     });
     assert_eq!(RUNS.load(SeqCst), CALLERS);

@@ -1,11 +1,13 @@
 //! `Stats`: hits, misses, evictions, expirations, errors, len, capacity and
 //! `hit_ratio()` under known sequences, and per-thread counters that add up.
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::Barrier;
 use std::thread;
 use std::time::Duration;
 
+use common::at_once;
 use memocache_runtime::{
     call_sync, Cache, Clock, Config, Fallible, MemoryStore, Plain, Stats, DEFAULT_SIZE,
 };
@@ -118,23 +120,17 @@ fn counts_from_several_threads_add_up() {
     static CACHE: Cache<u32, u32> = Cache::new(Config::new("stats::threads").unbounded());
 
     let run = |base: u32| {
-        let start = Barrier::new(THREADS as usize);
-        thread::scope(|s| {
-            for t in 0..THREADS {
-                let start = &start;
-                s.spawn(move || {
-                    start.wait();
-                    for _ in 0..ROUNDS {
-                        for k in 0..KEYS {
-                            let key = base + t * 1000 + k;
-                            assert_eq!(call_sync(&CACHE, key, Plain, || key), key);
-                        }
-                    }
-                    // Everyone also hammers one shared, warm key.
-                    for _ in 0..1000 {
-                        assert_eq!(call_sync(&CACHE, u32::MAX, Plain, || u32::MAX), u32::MAX);
-                    }
-                });
+        at_once(THREADS as usize, |t| {
+            let t = t as u32;
+            for _ in 0..ROUNDS {
+                for k in 0..KEYS {
+                    let key = base + t * 1000 + k;
+                    assert_eq!(call_sync(&CACHE, key, Plain, || key), key);
+                }
+            }
+            // Everyone also hammers one shared, warm key.
+            for _ in 0..1000 {
+                assert_eq!(call_sync(&CACHE, u32::MAX, Plain, || u32::MAX), u32::MAX);
             }
         });
     };

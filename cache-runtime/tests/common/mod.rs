@@ -9,12 +9,33 @@ use std::cell::Cell;
 use std::hash::{Hash, Hasher};
 use std::panic;
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Barrier, Condvar, Mutex};
 use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
 
 /// How long any single wait inside a test may take before it counts as a hang.
 pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// Runs `call(i)` on `threads` threads, `i` being the thread's index, all
+/// released together by a barrier; returns what each returned, in index order.
+pub fn at_once<T: Send>(threads: usize, call: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let start = Barrier::new(threads);
+    thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|i| {
+                let (start, call) = (&start, &call);
+                s.spawn(move || {
+                    start.wait();
+                    call(i)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("caller thread"))
+            .collect()
+    })
+}
 
 /// Runs `scenario` on its own thread and fails the test if it does not finish
 /// within `limit` (a deadlock), re-raising its panic if it panicked.
