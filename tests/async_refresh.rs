@@ -82,12 +82,7 @@ async fn within_the_window_the_stale_value_is_served_at_once_while_one_refresh_r
 /// Fails while the probe says so; otherwise returns the number of its run.
 #[async_cached(size = 100, ttl = "10s", refresh_ahead = "30s", key = id)]
 async fn refresh_fails(id: u64, probe: Probe) -> Result<u64, String> {
-    let run = probe.enter() as u64;
-    if probe.failing() {
-        Err(format!("run {run} failed"))
-    } else {
-        Ok(run)
-    }
+    probe.outcome(probe.enter())
 }
 
 #[tokio::test(start_paused = true)]
@@ -271,12 +266,7 @@ async fn a_panicking_refresh_keeps_the_stale_value_and_is_retried() {
 
 #[async_cached(size = 100, ttl = "10s", stale_if_error, key = id)]
 async fn stale_on_error(id: u64, probe: Probe) -> Result<u64, String> {
-    let run = probe.enter() as u64;
-    if probe.failing() {
-        Err(format!("run {run} failed"))
-    } else {
-        Ok(run * 100 + id)
-    }
+    probe.outcome(probe.enter()).map(|run| run * 100 + id)
 }
 
 #[tokio::test(start_paused = true)]
@@ -312,12 +302,7 @@ async fn stale_if_error_serves_the_expired_value_when_the_body_fails() {
 
 #[async_cached(size = 100, ttl = "10s", key = id)]
 async fn no_stale_on_error(id: u64, probe: Probe) -> Result<u64, String> {
-    let run = probe.enter() as u64;
-    if probe.failing() {
-        Err(format!("run {run} failed"))
-    } else {
-        Ok(run * 100 + id)
-    }
+    probe.outcome(probe.enter()).map(|run| run * 100 + id)
 }
 
 #[tokio::test(start_paused = true)]
@@ -340,13 +325,9 @@ async fn without_stale_if_error_an_expired_value_is_never_served() {
 /// fails too, and falls back to the stale value it saw.
 #[async_cached(size = 100, ttl = "10s", stale_if_error, key = id)]
 async fn stale_for_waiters(id: u64, probe: Probe) -> Result<u64, String> {
-    let run = probe.enter() as u64;
+    let run = probe.enter();
     probe.gate().await;
-    if probe.failing() {
-        Err(format!("run {run} failed"))
-    } else {
-        Ok(run * 100 + id)
-    }
+    probe.outcome(run).map(|run| run * 100 + id)
 }
 
 #[tokio::test(start_paused = true)]

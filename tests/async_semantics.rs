@@ -34,12 +34,7 @@ fn mock_clock(install: impl FnOnce(Clock) -> bool) -> MockTime {
 
 #[async_cached(size = 100, key = id)]
 async fn fallible(id: u64, probe: Probe) -> Result<u64, String> {
-    let run = probe.enter();
-    if probe.failing() {
-        Err(format!("run {run} failed"))
-    } else {
-        Ok(id * 10)
-    }
+    probe.outcome(probe.enter()).map(|_| id * 10)
 }
 
 #[tokio::test]

@@ -83,6 +83,16 @@ impl Probe {
         self.inner.failing.load(SeqCst)
     }
 
+    /// What run `run` returns: `Err("run {run} failed")` while bodies are to
+    /// fail, else `Ok(run)`.
+    pub fn outcome(&self, run: usize) -> Result<u64, String> {
+        if self.failing() {
+            Err(format!("run {run} failed"))
+        } else {
+            Ok(run as u64)
+        }
+    }
+
     /// Makes bodies fail (`true`) or succeed.
     pub fn set_failing(&self, failing: bool) {
         self.inner.failing.store(failing, SeqCst);
