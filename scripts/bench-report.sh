@@ -93,7 +93,7 @@ ratio_table() {
     }' "$samples"
 }
 for group in hit_path_1t hit_path_2t churn_1t churn_2t; do
-  ratio_table "$group" thread memocache memocache_ttl cached cached_concurrent moka quick_cache mutex_lru
+  ratio_table "$group" thread memocache memocache_ttl cached cached_concurrent moka quick_cache mutex_lru mutex_lru_flights
 done
 # The async hit path: tasks on a tokio runtime with 2 workers (benches/async_hit.rs).
 for group in async_hit_1t async_hit_2t; do

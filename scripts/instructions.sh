@@ -26,7 +26,7 @@ for workload in churn hit; do
   echo "| $workload | instructions per call | ratio to cached |"
   echo "|---|---:|---:|"
   declare -A per_call=()
-  for peer in cached memocache memocache_ttl cached_concurrent quick_cache mutex_lru; do
+  for peer in cached memocache memocache_ttl cached_concurrent quick_cache mutex_lru mutex_lru_flights; do
     short=$(count "$workload" "$peer" 200000)
     long=$(count "$workload" "$peer" 400000)
     per_call[$peer]=$(((long - short) / 200000))

@@ -86,6 +86,38 @@ macro_rules! memoized_peers {
             value
         }
 
+        type FlightLru = parking_lot::Mutex<(
+            lru::LruCache<u64, u64>,
+            std::collections::HashSet<u64, lru::DefaultHasher>,
+        )>;
+        static MUTEX_LRU_FLIGHTS: std::sync::LazyLock<FlightLru> = std::sync::LazyLock::new(|| {
+            let size = std::num::NonZeroUsize::new($size).expect("size >= 1");
+            parking_lot::Mutex::new((lru::LruCache::new(size), Default::default()))
+        });
+
+        /// `mutex_lru` plus the least that per-key single-flight adds to a miss:
+        /// the cold key is marked in a set, under the lock that found it
+        /// absent, and unmarked under the lock that stores its value. It does
+        /// not wait on a key marked by another caller (no bench has two callers
+        /// of one cold key at once), so it is a floor to compare memocache's
+        /// miss path with, not a memoizer to use.
+        fn mutex_lru_flights(n: u64) -> u64 {
+            {
+                let mut guard = MUTEX_LRU_FLIGHTS.lock();
+                let (lru, flights) = &mut *guard;
+                if let Some(&value) = lru.get(&n) {
+                    return value;
+                }
+                flights.insert(n);
+            }
+            let value = body(n);
+            let mut guard = MUTEX_LRU_FLIGHTS.lock();
+            let (lru, flights) = &mut *guard;
+            flights.remove(&n);
+            lru.put(n, value);
+            value
+        }
+
         pub(crate) fn visit_peers(v: &mut impl $crate::peers::Visit) {
             v.peer("memocache", memocache, || MEMOCACHE.len());
             v.peer("memocache_ttl", memocache_ttl, || MEMOCACHE_TTL.len());
@@ -101,6 +133,9 @@ macro_rules! memoized_peers {
             });
             v.peer("quick_cache", quick_cache, || QUICK.len());
             v.peer("mutex_lru", mutex_lru, || MUTEX_LRU.lock().len());
+            v.peer("mutex_lru_flights", mutex_lru_flights, || {
+                MUTEX_LRU_FLIGHTS.lock().0.len()
+            });
         }
     };
 }
