@@ -68,6 +68,35 @@ fn recursion_never_deadlocks() {
     assert_eq!(fib(90), 2_880_067_194_370_816_120);
 }
 
+/// Calls itself once with the same key: the inner call is made from inside
+/// the outer call's body, so it must run, not wait for its own flight.
+#[cached(size = 100, key = id)]
+fn same_key(id: u64, depth: u32) -> u64 {
+    if depth == 0 {
+        same_key(id, 1) + 1
+    } else {
+        id
+    }
+}
+
+#[test]
+fn a_body_calling_itself_with_the_same_key_never_deadlocks() {
+    let (done, finished) = std::sync::mpsc::channel();
+    thread::spawn(move || done.send(same_key(7, 0)));
+    let value = finished
+        .recv_timeout(Duration::from_secs(30))
+        .expect("a body calling its own key deadlocked");
+    assert_eq!(
+        value, 8,
+        "the inner call ran its body and the outer added one"
+    );
+    assert_eq!(
+        SAME_KEY.get(&7),
+        Some(8),
+        "the outer call's value is the one kept"
+    );
+}
+
 static FLAKY_RUNS: AtomicUsize = AtomicUsize::new(0);
 
 #[cached]

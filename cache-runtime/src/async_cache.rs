@@ -173,7 +173,7 @@ where
     {
         store
             .front_lookup(local, key)
-            .map_err(|hash| store.claim_hashed(local, hash, key, true))
+            .map_err(|hash| store.claim_hashed(local, hash, key, true, None))
     }
     slot.try_with(|slot| with_local(store, store.local_in(slot), key))
         .unwrap_or_else(|_| with_local(store, store.local(), key))
@@ -214,7 +214,7 @@ where
                 Outcome::Failed => {
                     return settle::<K, V, S, R>(store, key, body.await, stale.map(|s| s.value))
                 }
-                Outcome::Abandoned => claim = store.claim(&key, false),
+                Outcome::Abandoned => claim = store.claim(&key, false, None),
             },
             Claim::Reentrant { stale } => {
                 return settle::<K, V, S, R>(store, key, body.await, stale.map(|s| s.value))

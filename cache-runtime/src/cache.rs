@@ -8,9 +8,9 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::handle::{fallback, handle_basics, settle, LazyStore};
 use crate::latch::Outcome;
-use crate::leader::Claim;
+use crate::leader::{Claim, LeaderGuard};
 use crate::local::{Local, ThreadSlot};
-use crate::nesting;
+use crate::nesting::{self, ThreadTag};
 use crate::shape::ReturnShape;
 use crate::stats::Stats;
 use crate::store::MemoryStore;
@@ -136,7 +136,56 @@ where
     S: ReturnShape<R, Value = V>,
     F: FnOnce() -> R,
 {
-    let mut claim = store.claim_hashed(local, hash, &key, true);
+    let thread = nesting::this_thread();
+    match store.claim_to_lead(local, hash, &key, thread) {
+        Ok(seq) => {
+            lead::<K, V, R, S, F>(store, LeaderGuard::new(store, hash, key, seq), None, body)
+        }
+        Err(claim) => resolve::<K, V, R, S, F>(store, key, claim, thread, body),
+    }
+}
+
+/// Runs `body` as the leader of its key's flight and lands the guard.
+#[inline]
+fn lead<K, V, R, S, F>(
+    store: &MemoryStore<K, V>,
+    guard: LeaderGuard<'_, K, V>,
+    stale: Option<V>,
+    body: F,
+) -> R
+where
+    K: Hash + Eq + Clone + Send,
+    V: Clone + Send,
+    S: ReturnShape<R, Value = V>,
+    F: FnOnce() -> R,
+{
+    match S::into_value(body()) {
+        Ok(value) => {
+            guard.land(&value);
+            S::from_value(value)
+        }
+        Err(returned) => {
+            guard.fail();
+            fallback::<K, V, S, R>(store, returned, stale)
+        }
+    }
+}
+
+/// What a caller does with any claim but that of a leader with nothing stale.
+fn resolve<K, V, R, S, F>(
+    store: &MemoryStore<K, V>,
+    key: K,
+    first: Claim<'_, K, V>,
+    thread: ThreadTag,
+    body: F,
+) -> R
+where
+    K: Hash + Eq + Clone + Send,
+    V: Clone + Send,
+    S: ReturnShape<R, Value = V>,
+    F: FnOnce() -> R,
+{
+    let mut claim = first;
     if claim.stale().is_some() {
         store.record_miss();
     }
@@ -144,24 +193,14 @@ where
         match claim {
             Claim::Hit(value) => return S::from_value(value),
             Claim::Lead { guard, stale } => {
-                let returned = nesting::run(guard.id(), body);
-                return match S::into_value(returned) {
-                    Ok(value) => {
-                        guard.land(&value);
-                        S::from_value(value)
-                    }
-                    Err(returned) => {
-                        guard.fail();
-                        fallback::<K, V, S, R>(store, returned, stale.map(|s| s.value))
-                    }
-                };
+                return lead::<K, V, R, S, F>(store, guard, stale.map(|s| s.value), body)
             }
             Claim::Wait { latch, stale } => match latch.wait_blocking() {
                 Outcome::Value(value) => return S::from_value(value),
                 Outcome::Failed => {
                     return settle::<K, V, S, R>(store, key, body(), stale.map(|s| s.value))
                 }
-                Outcome::Abandoned => claim = store.claim(&key, false),
+                Outcome::Abandoned => claim = store.claim(&key, false, Some(thread)),
             },
             Claim::Reentrant { stale } => {
                 return settle::<K, V, S, R>(store, key, body(), stale.map(|s| s.value))

@@ -166,6 +166,11 @@ impl<V> Config<V> {
         self.stale_if_error || self.refresh_ahead.is_some()
     }
 
+    /// Whether any entry can expire: if none can, the store never reads the clock.
+    pub(crate) fn expires(&self) -> bool {
+        self.ttl.is_some() || self.ttl_fn.is_some() || self.none_ttl.is_some()
+    }
+
     /// Whether `value` must not be stored at all.
     pub(crate) fn skips(&self, value: &V) -> bool {
         self.skip_none && self.is_none.is_some_and(|is_none| is_none(value))

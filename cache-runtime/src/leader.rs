@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::latch::{Latch, Outcome};
+#[cfg(feature = "tokio")]
 use crate::nesting::FlightId;
 use crate::store::MemoryStore;
 
@@ -65,7 +66,9 @@ impl<'a, K: Hash + Eq + Clone + Send, V: Clone + Send> LeaderGuard<'a, K, V> {
         }
     }
 
-    /// The flight this guard leads (`None` when single-flight is off).
+    /// The flight this guard leads (`None` when single-flight is off), for the
+    /// marks of an async leader.
+    #[cfg(feature = "tokio")]
     pub(crate) fn id(&self) -> Option<FlightId> {
         self.seq
             .map(|seq| self.store.shard(self.hash).flight_id(seq))

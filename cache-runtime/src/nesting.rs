@@ -1,10 +1,15 @@
 //! Which flights the current thread is computing right now.
 //!
-//! A body that calls its own key (recursion) must not wait for itself, while
-//! two sibling calls of one task (`join!` of two calls with one key) must share
-//! one run. So a leader is recognised by call nesting, not by thread or task:
-//! while a leader's body runs (or its future is polled), its flight is marked
-//! on the thread, and a call made from inside it sees the mark.
+//! A body that calls its own key (recursion) must not wait for itself.
+//!
+//! A sync body runs on its caller's thread until it returns, so a call of its
+//! key from that thread comes from inside it: a sync leader's flight records
+//! its [`ThreadTag`], and nothing needs marking while the body runs.
+//!
+//! Two sibling calls of one task (`join!` of two calls with one key) must share
+//! one run, and a task moves between threads, so an async leader is recognised
+//! by call nesting instead: while its future is polled its flight is marked on
+//! the thread, and a call made from inside it sees the mark.
 
 use std::cell::{Cell, RefCell};
 
@@ -23,6 +28,16 @@ thread_local! {
     static OUTER: RefCell<Vec<FlightId>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Names a thread while it runs: the address of one of its thread-locals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ThreadTag(usize);
+
+/// The tag of the current thread.
+#[inline]
+pub(crate) fn this_thread() -> ThreadTag {
+    INNERMOST.with(|cell| ThreadTag(cell as *const _ as usize))
+}
+
 /// Whether the current thread is inside the body of flight `id`.
 pub(crate) fn inside(id: FlightId) -> bool {
     match INNERMOST.get() {
@@ -35,10 +50,12 @@ pub(crate) fn inside(id: FlightId) -> bool {
 /// Marks a flight while its body runs and removes the mark when the body
 /// stops running, even by a panic. Marks nest: they are removed in the reverse
 /// order of their making, since each lives in one call frame.
+#[cfg(any(test, feature = "tokio"))]
 struct Running {
     nested: bool,
 }
 
+#[cfg(any(test, feature = "tokio"))]
 impl Running {
     #[inline]
     fn enter(id: FlightId) -> Self {
@@ -52,6 +69,7 @@ impl Running {
     }
 }
 
+#[cfg(any(test, feature = "tokio"))]
 impl Drop for Running {
     #[inline]
     fn drop(&mut self) {
@@ -65,6 +83,7 @@ impl Drop for Running {
 }
 
 /// Runs `body` as the leader of flight `id` (`None`: no flight registered).
+#[cfg(test)]
 pub(crate) fn run<R>(id: Option<FlightId>, body: impl FnOnce() -> R) -> R {
     let _running = id.map(Running::enter);
     body()

@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crossbeam_utils::CachePadded;
+use hashbrown::hash_table::Entry::{Occupied, Vacant};
 use hashbrown::HashTable;
 use lru::LruCache;
 use parking_lot::Mutex;
@@ -28,7 +29,7 @@ use crate::budget::{Budget, Room};
 use crate::clock::Ticks;
 use crate::config::Config;
 use crate::latch::Latch;
-use crate::nesting::{self, FlightId};
+use crate::nesting::{self, FlightId, ThreadTag};
 
 /// A stored value and the time it expires (`Ticks::MAX`: never).
 pub(crate) struct Entry<V> {
@@ -75,7 +76,20 @@ struct Flight<K, V> {
     hash: u64,
     key: K,
     seq: u64,
+    /// The thread a sync leader runs the body on; `None` for an async leader,
+    /// which marks its polls instead (see `nesting`).
+    thread: Option<ThreadTag>,
     latch: Option<Arc<Latch<V>>>,
+}
+
+impl<K, V> Flight<K, V> {
+    /// Whether the current thread runs this flight's body now.
+    fn led_from_here(&self, id: FlightId) -> bool {
+        match self.thread {
+            Some(thread) => thread == nesting::this_thread(),
+            None => nesting::inside(id),
+        }
+    }
 }
 
 struct State<K, V> {
@@ -119,6 +133,9 @@ pub(crate) enum Landing<V> {
     /// Leave the entry alone: there is no result (an error, a panic).
     Keep,
 }
+
+/// An entry handed back: the cache is full and its shard has nothing to evict.
+pub(crate) type Refused<K, V> = (K, Entry<V>);
 
 /// What left the shard during an operation: dropped after the lock is released,
 /// since a value's `Drop` may call back into the cache.
@@ -225,7 +242,8 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         (Found::Absent, expired)
     }
 
-    /// Looks `key` (of hash `hash`) up and, if it is not live, joins or starts its flight.
+    /// Looks `key` (of hash `hash`) up and, if it is not live, joins or starts
+    /// its flight; a flight started by a sync caller records `thread`.
     #[inline]
     pub(crate) fn claim(
         &self,
@@ -234,6 +252,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         now: Ticks,
         config: &Config<V>,
         budget: &Budget,
+        thread: Option<ThreadTag>,
     ) -> Claim<K, V> {
         let mut state = self.state.lock();
         let (found, expired) = self.read(&mut state, key, now, config, budget);
@@ -242,31 +261,42 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
             Found::Stale { value, expired_at } => Some((value, expired_at)),
             Found::Absent => None,
         };
-        let claim = if !config.single_flight {
-            Claim::Lead { seq: None, stale }
-        } else if let Some(flight) = state.flights.find_mut(hash, |f| f.key == *key) {
-            if nesting::inside(self.flight_id(flight.seq)) {
-                Claim::Reentrant { stale }
-            } else {
-                let latch = flight.latch.get_or_insert_with(|| Arc::new(Latch::new()));
-                Claim::Wait {
-                    latch: latch.clone(),
-                    stale,
+        if !config.single_flight {
+            drop(state);
+            drop(expired);
+            return Claim::Lead { seq: None, stale };
+        }
+        let State {
+            flights, next_seq, ..
+        } = &mut *state;
+        // One probe finds the key's flight or the place for a new one.
+        let claim = match flights.entry(hash, |f| f.key == *key, |f| f.hash) {
+            Occupied(mut flight) => {
+                let flight = flight.get_mut();
+                if flight.led_from_here(self.flight_id(flight.seq)) {
+                    Claim::Reentrant { stale }
+                } else {
+                    let latch = flight.latch.get_or_insert_with(|| Arc::new(Latch::new()));
+                    Claim::Wait {
+                        latch: latch.clone(),
+                        stale,
+                    }
                 }
             }
-        } else {
-            let seq = state.next_seq;
-            state.next_seq += 1;
-            let flight = Flight {
-                hash,
-                key: key.clone(),
-                seq,
-                latch: None,
-            };
-            state.flights.insert_unique(hash, flight, |f| f.hash);
-            Claim::Lead {
-                seq: Some(seq),
-                stale,
+            Vacant(place) => {
+                let seq = *next_seq;
+                *next_seq += 1;
+                place.insert(Flight {
+                    hash,
+                    key: key.clone(),
+                    seq,
+                    thread,
+                    latch: None,
+                });
+                Claim::Lead {
+                    seq: Some(seq),
+                    stale,
+                }
             }
         };
         drop(state);
@@ -278,7 +308,6 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
     /// an invalidation detached the flight meanwhile. Returns the latch to open,
     /// or hands the entry back when the cache is full and this shard is empty:
     /// the store then evicts from another shard and lands again.
-    #[allow(clippy::type_complexity)]
     #[inline]
     pub(crate) fn land(
         &self,
@@ -288,21 +317,24 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         landing: Landing<V>,
         now: Ticks,
         budget: &Budget,
-    ) -> Result<(Option<Arc<Latch<V>>>, Departed<K, V>), (K, Entry<V>)> {
+    ) -> Result<Option<Arc<Latch<V>>>, Refused<K, V>> {
         let mut state = self.state.lock();
-        let (ours, latch) = match seq {
-            None => (true, None),
+        let (ours, thread, latch) = match seq {
+            None => (true, None, None),
             Some(seq) => match state.flights.find_entry(hash, |f| f.key == key) {
-                Ok(flight) if flight.get().seq == seq => (true, flight.remove().0.latch),
+                Ok(flight) if flight.get().seq == seq => {
+                    let flight = flight.remove().0;
+                    (true, flight.thread, flight.latch)
+                }
                 // Detached: a newer flight or none holds the key.
                 _ => {
                     let at = state.detached.iter().position(|(s, _)| *s == seq);
-                    (false, at.map(|at| state.detached.swap_remove(at).1))
+                    (false, None, at.map(|at| state.detached.swap_remove(at).1))
                 }
             },
         };
         if !ours {
-            return Ok((latch, None));
+            return Ok(latch);
         }
         let departed = match landing {
             Landing::Store(entry) => {
@@ -315,6 +347,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
                                 hash,
                                 key: key.clone(),
                                 seq,
+                                thread,
                                 latch,
                             };
                             state.flights.insert_unique(hash, flight, |f| f.hash);
@@ -326,7 +359,9 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
             Landing::Remove => self.remove_locked(&mut state, &key, budget),
             Landing::Keep => None,
         };
-        Ok((latch, departed))
+        drop(state);
+        drop(departed);
+        Ok(latch)
     }
 
     /// Stores `entry`. Hands it back if the cache is full and this shard has

@@ -18,6 +18,7 @@ use crate::front::{Front, FrontHit};
 use crate::latch::Outcome;
 use crate::leader::{Claim, LeaderGuard, Stale};
 use crate::local::{Local, StoreId, ThreadSlot};
+use crate::nesting::ThreadTag;
 use crate::shard::{self, Entry, Found, Landing, Shard};
 use crate::stats::{Counters, Stats};
 
@@ -57,6 +58,8 @@ pub struct MemoryStore<K: Send, V: Send> {
     front_slots: usize,
     counters: Counters,
     clock: Clock,
+    /// Whether entries can expire; a store whose entries never expire reads no clock.
+    expires: bool,
     config: Config<V>,
     id: StoreId,
 }
@@ -116,6 +119,7 @@ where
             front_slots: Front::<K, V>::slots_for(capacity),
             counters: Counters::default(),
             clock,
+            expires: config.expires(),
             config,
             id: StoreId(STORES_MADE.fetch_add(1, Ordering::Relaxed)),
         }
@@ -129,6 +133,27 @@ where
     /// The clock TTLs are checked against.
     pub fn clock(&self) -> &Clock {
         &self.clock
+    }
+
+    /// The time to check and set expiries against; 0 when no entry can expire
+    /// (every expiry is then `Ticks::MAX`, later than any time).
+    #[inline]
+    fn now(&self) -> Ticks {
+        if self.expires {
+            self.clock.now()
+        } else {
+            0
+        }
+    }
+
+    /// When an entry holding `value`, written at `now`, expires.
+    #[inline]
+    fn expiry(&self, now: Ticks, value: &V) -> Ticks {
+        if self.expires {
+            self.config.expiry(now, value)
+        } else {
+            Ticks::MAX
+        }
     }
 
     /// The shard that holds keys of hash `hash`.
@@ -153,7 +178,7 @@ where
             local.counters.hit();
             return Lookup::Hit(value);
         }
-        let now = self.clock.now();
+        let now = self.now();
         let found = shard.get(key, now, &self.config, &self.budget);
         let lookup = self.answer(local, hash, now, found);
         match lookup {
@@ -178,11 +203,11 @@ where
     }
 
     /// Looks `key` up in its shard (callers have tried [`Self::front_lookup`]);
-    /// if it is not live, joins or starts its flight. Counts a hit, or (with
-    /// `count`) a miss unless a stale value came back, which the caller counts
-    /// as it serves it or not.
-    pub(crate) fn claim(&self, key: &K, count: bool) -> Claim<'_, K, V> {
-        self.claim_hashed(self.local(), self.hasher.hash_one(key), key, count)
+    /// if it is not live, joins or starts its flight, which records `thread`
+    /// for a sync caller. Counts a hit, or (with `count`) a miss unless a
+    /// stale value came back, which the caller counts as it serves it or not.
+    pub(crate) fn claim(&self, key: &K, count: bool, thread: Option<ThreadTag>) -> Claim<'_, K, V> {
+        self.claim_hashed(self.local(), self.hasher.hash_one(key), key, count, thread)
     }
 
     /// [`Self::claim`] for a key whose hash is known, with this thread's state
@@ -194,14 +219,53 @@ where
         hash: u64,
         key: &K,
         count: bool,
+        thread: Option<ThreadTag>,
     ) -> Claim<'_, K, V> {
+        let now = self.now();
+        let claim = self
+            .shard(hash)
+            .claim(hash, key, now, &self.config, &self.budget, thread);
+        self.to_claim(local, hash, key, now, claim, count)
+    }
+
+    /// [`Self::claim_hashed`] for a sync caller on `thread`, with the common
+    /// outcome of a cold key set apart so that it costs no [`Claim`]: nothing
+    /// stale is kept and the caller leads, in the flight the `Ok` numbers
+    /// (`None`: single-flight is off). Counts the miss.
+    #[inline]
+    pub(crate) fn claim_to_lead(
+        &self,
+        local: &Local<K, V>,
+        hash: u64,
+        key: &K,
+        thread: ThreadTag,
+    ) -> Result<Option<u64>, Claim<'_, K, V>> {
+        let now = self.now();
         let shard = self.shard(hash);
-        let now = self.clock.now();
+        match shard.claim(hash, key, now, &self.config, &self.budget, Some(thread)) {
+            shard::Claim::Lead { seq, stale: None } => {
+                local.counters.miss();
+                Ok(seq)
+            }
+            claim => Err(self.to_claim(local, hash, key, now, claim, true)),
+        }
+    }
+
+    /// What the caller of `key` is to do, given what its shard decided at `now`.
+    fn to_claim(
+        &self,
+        local: &Local<K, V>,
+        hash: u64,
+        key: &K,
+        now: Ticks,
+        claim: shard::Claim<K, V>,
+        count: bool,
+    ) -> Claim<'_, K, V> {
         let stale_since = |(value, expired_at): (V, Ticks)| Stale {
             value,
             expired_for: duration(now.saturating_sub(expired_at)),
         };
-        let claim = match shard.claim(hash, key, now, &self.config, &self.budget) {
+        let claim = match claim {
             shard::Claim::Fresh(found) => {
                 let Lookup::Hit(value) = self.answer(local, hash, now, found) else {
                     unreachable!("a fresh entry answers a hit")
@@ -271,7 +335,7 @@ where
         }
         let mut front = local.front.try_borrow_mut().ok()?;
         let FrontHit::Value { value, promote } =
-            front.find(hash, key, || shard.version(), || self.clock.now())
+            front.find(hash, key, || shard.version(), || self.now())
         else {
             return None;
         };
@@ -311,20 +375,20 @@ where
     /// when there is none.
     #[inline]
     pub(crate) fn land(&self, hash: u64, key: K, seq: Option<u64>, result: Result<&V, Outcome<V>>) {
-        let now = self.clock.now();
+        let now = self.now();
         let mut landing = match &result {
             Ok(value) if self.config.skips(value) => Landing::Remove,
             Ok(value) => Landing::Store(Entry {
                 value: V::clone(value),
-                expires_at: self.config.expiry(now, value),
+                expires_at: self.expiry(now, value),
             }),
             Err(_) => Landing::Keep,
         };
         let shard = self.shard(hash);
         let mut key = key;
-        let (latch, departed) = loop {
+        let latch = loop {
             match shard.land(hash, key, seq, landing, now, &self.budget) {
-                Ok(landed) => break landed,
+                Ok(latch) => break latch,
                 Err((refused_key, entry)) => {
                     key = refused_key;
                     landing = Landing::Store(entry);
@@ -332,7 +396,6 @@ where
                 }
             }
         };
-        drop(departed);
         if let Some(latch) = latch {
             latch
                 .open(result.map_or_else(|outcome| outcome, |value| Outcome::Value(value.clone())));
@@ -346,7 +409,7 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hasher.hash_one(key);
-        self.shard(hash).peek(key, self.clock.now())
+        self.shard(hash).peek(key, self.now())
     }
 
     /// Stores `value` for `key` under the configured expiry policy, as if the
@@ -369,8 +432,8 @@ where
             self.remove(&key);
             return;
         }
-        let now = self.clock.now();
-        let expires_at = self.config.expiry(now, &value);
+        let now = self.now();
+        let expires_at = self.expiry(now, &value);
         let hash = self.hasher.hash_one(&key);
         let shard = self.shard(hash);
         let mut entry = (key, Entry { value, expires_at });
