@@ -17,6 +17,7 @@ mod budget;
 mod cache;
 mod clock;
 mod config;
+mod flights;
 mod front;
 mod handle;
 mod latch;

@@ -20,16 +20,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crossbeam_utils::CachePadded;
-use hashbrown::hash_table::Entry::{Occupied, Vacant};
-use hashbrown::HashTable;
 use lru::LruCache;
 use parking_lot::Mutex;
 
 use crate::budget::{Budget, Room};
 use crate::clock::Ticks;
 use crate::config::Config;
+use crate::flights::{Flight, Flights};
 use crate::latch::Latch;
-use crate::nesting::{self, FlightId, ThreadTag};
+use crate::nesting::{FlightId, ThreadTag};
 
 /// A stored value and the time it expires (`Ticks::MAX`: never).
 pub(crate) struct Entry<V> {
@@ -71,31 +70,9 @@ pub(crate) enum Claim<K, V> {
     Reentrant { stale: Option<(V, Ticks)> },
 }
 
-/// A computation in progress. Its latch is made when the first waiter comes.
-struct Flight<K, V> {
-    hash: u64,
-    key: K,
-    seq: u64,
-    /// The thread a sync leader runs the body on; `None` for an async leader,
-    /// which marks its polls instead (see `nesting`).
-    thread: Option<ThreadTag>,
-    latch: Option<Arc<Latch<V>>>,
-}
-
-impl<K, V> Flight<K, V> {
-    /// Whether the current thread runs this flight's body now.
-    fn led_from_here(&self, id: FlightId) -> bool {
-        match self.thread {
-            Some(thread) => thread == nesting::this_thread(),
-            None => nesting::inside(id),
-        }
-    }
-}
-
 struct State<K, V> {
     lru: LruCache<K, Entry<V>>,
-    /// Keyed by the store's hash of the key, so that no key is hashed twice.
-    flights: HashTable<Flight<K, V>>,
+    flights: Flights<K, V>,
     /// Latches of flights that an invalidation detached, until their leaders land.
     detached: Vec<(u64, Arc<Latch<V>>)>,
     next_seq: u64,
@@ -153,7 +130,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
             version: CachePadded::new(AtomicU64::new(0)),
             state: CachePadded::new(Mutex::new(State {
                 lru: empty_lru(),
-                flights: HashTable::new(),
+                flights: Flights::new(),
                 detached: Vec::new(),
                 next_seq: 0,
                 departures: Departures::default(),
@@ -266,13 +243,8 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
             drop(expired);
             return Claim::Lead { seq: None, stale };
         }
-        let State {
-            flights, next_seq, ..
-        } = &mut *state;
-        // One probe finds the key's flight or the place for a new one.
-        let claim = match flights.entry(hash, |f| f.key == *key, |f| f.hash) {
-            Occupied(mut flight) => {
-                let flight = flight.get_mut();
+        let claim = match state.flights.get_mut(hash, key) {
+            Some(flight) => {
                 if flight.led_from_here(self.flight_id(flight.seq)) {
                     Claim::Reentrant { stale }
                 } else {
@@ -283,10 +255,10 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
                     }
                 }
             }
-            Vacant(place) => {
-                let seq = *next_seq;
-                *next_seq += 1;
-                place.insert(Flight {
+            None => {
+                let seq = state.next_seq;
+                state.next_seq += 1;
+                state.flights.insert(Flight {
                     hash,
                     key: key.clone(),
                     seq,
@@ -321,11 +293,8 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         let mut state = self.state.lock();
         let (ours, thread, latch) = match seq {
             None => (true, None, None),
-            Some(seq) => match state.flights.find_entry(hash, |f| f.key == key) {
-                Ok(flight) if flight.get().seq == seq => {
-                    let flight = flight.remove().0;
-                    (true, flight.thread, flight.latch)
-                }
+            Some(seq) => match state.flights.remove(hash, &key, Some(seq)) {
+                Some(flight) => (true, flight.thread, flight.latch),
                 // Detached: a newer flight or none holds the key.
                 _ => {
                     let at = state.detached.iter().position(|(s, _)| *s == seq);
@@ -350,7 +319,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
                                 thread,
                                 latch,
                             };
-                            state.flights.insert_unique(hash, flight, |f| f.hash);
+                            state.flights.insert(flight);
                         }
                         return Err((key, entry));
                     }
@@ -484,10 +453,9 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let Ok(flight) = state.flights.find_entry(hash, |f| f.key.borrow() == key) else {
+        let Some(flight) = state.flights.remove(hash, key, None) else {
             return;
         };
-        let (flight, _) = flight.remove();
         if let Some(latch) = flight.latch {
             state.detached.push((flight.seq, latch));
         }
@@ -511,7 +479,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
     pub(crate) fn clear(&self, budget: &Budget) {
         let mut state = self.state.lock();
         let old = std::mem::replace(&mut state.lru, empty_lru());
-        let flights = std::mem::take(&mut state.flights);
+        let flights: Vec<_> = state.flights.take_all().collect();
         for flight in flights {
             if let Some(latch) = flight.latch {
                 state.detached.push((flight.seq, latch));

@@ -58,6 +58,52 @@ fn one_body_run_for_64_concurrent_callers_of_a_cold_key() {
     assert_eq!((later, RUNS.load(SeqCst), CACHE.stats().hits), (42, 1, 1));
 }
 
+/// More cold keys in flight in one shard at once than it has places for
+/// flights of its own: the rest go to its overflow table, and every key still
+/// runs its body once for its two callers.
+#[test]
+fn a_shard_with_many_flights_at_once_runs_each_key_once() {
+    const KEYS: usize = 24;
+    static JOINED: [Comparers; KEYS] = [const { Comparers::new() }; KEYS];
+    // Size 16: one shard, so every flight is in the same one.
+    static CACHE: Cache<TracedKey, u64> = Cache::new(Config::new("sf::many").size(16));
+    static RUNS: [AtomicUsize; KEYS] = [const { AtomicUsize::new(0) }; KEYS];
+    static INSIDE: AtomicUsize = AtomicUsize::new(0);
+
+    let results = within(LIMIT, || {
+        at_once(KEYS * 2, |i| {
+            let key = i % KEYS;
+            call_sync(
+                &CACHE,
+                TracedKey::new(key as u32, &JOINED[key]),
+                Plain,
+                || {
+                    RUNS[key].fetch_add(1, SeqCst);
+                    INSIDE.fetch_add(1, SeqCst);
+                    // Every key's leader is in flight before any lands...
+                    assert!(
+                        wait_until(PATIENCE, || INSIDE.load(SeqCst) >= KEYS),
+                        "only {} leaders got inside their bodies",
+                        INSIDE.load(SeqCst)
+                    );
+                    // ...and each one's other caller has joined its flight.
+                    assert!(
+                        JOINED[key].wait_for_others(1, PATIENCE),
+                        "the second caller of key {key} did not join its flight"
+                    );
+                    key as u64 * 10
+                },
+            )
+        })
+    });
+
+    let runs: Vec<usize> = RUNS.iter().map(|runs| runs.load(SeqCst)).collect();
+    assert_eq!(runs, vec![1; KEYS], "each key's body ran once");
+    let expected: Vec<u64> = (0..KEYS * 2).map(|i| (i % KEYS) as u64 * 10).collect();
+    assert_eq!(results, expected);
+    assert_eq!(CACHE.stats().misses, KEYS as u64 * 2);
+}
+
 #[test]
 fn different_keys_never_wait_on_each_other() {
     static CACHE: Cache<u32, u32> = Cache::new(Config::new("sf::keys").size(256));
