@@ -221,6 +221,11 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
 
     /// Looks `key` (of hash `hash`) up and, if it is not live, joins or starts
     /// its flight; a flight started by a sync caller records `thread`.
+    ///
+    /// The common outcome for a cold key, to lead with nothing stale, comes
+    /// back as the `Ok`, with the number of the flight registered (`None`:
+    /// single-flight is off): a small value, where a [`Claim`] is copied
+    /// around as a large one.
     #[inline]
     pub(crate) fn claim(
         &self,
@@ -230,50 +235,49 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         config: &Config<V>,
         budget: &Budget,
         thread: Option<ThreadTag>,
-    ) -> Claim<K, V> {
+    ) -> Result<Option<u64>, Claim<K, V>> {
         let mut state = self.state.lock();
         let (found, expired) = self.read(&mut state, key, now, config, budget);
         let stale = match found {
-            Found::Fresh { .. } => return Claim::Fresh(found),
+            Found::Fresh { .. } => return Err(Claim::Fresh(found)),
             Found::Stale { value, expired_at } => Some((value, expired_at)),
             Found::Absent => None,
         };
-        if !config.single_flight {
-            drop(state);
-            drop(expired);
-            return Claim::Lead { seq: None, stale };
-        }
-        let claim = match state.flights.get_mut(hash, key) {
-            Some(flight) => {
-                if flight.led_from_here(self.flight_id(flight.seq)) {
-                    Claim::Reentrant { stale }
-                } else {
+        let lead = |seq, stale| match stale {
+            None => Ok(seq),
+            stale => Err(Claim::Lead { seq, stale }),
+        };
+        let outcome = if !config.single_flight {
+            lead(None, stale)
+        } else {
+            match state.flights.get_mut(hash, key) {
+                Some(flight) if flight.led_from_here(self.flight_id(flight.seq)) => {
+                    Err(Claim::Reentrant { stale })
+                }
+                Some(flight) => {
                     let latch = flight.latch.get_or_insert_with(|| Arc::new(Latch::new()));
-                    Claim::Wait {
+                    Err(Claim::Wait {
                         latch: latch.clone(),
                         stale,
-                    }
+                    })
                 }
-            }
-            None => {
-                let seq = state.next_seq;
-                state.next_seq += 1;
-                state.flights.insert(Flight {
-                    hash,
-                    key: key.clone(),
-                    seq,
-                    thread,
-                    latch: None,
-                });
-                Claim::Lead {
-                    seq: Some(seq),
-                    stale,
+                None => {
+                    let seq = state.next_seq;
+                    state.next_seq += 1;
+                    state.flights.insert(Flight {
+                        hash,
+                        key: key.clone(),
+                        seq,
+                        thread,
+                        latch: None,
+                    });
+                    lead(Some(seq), stale)
                 }
             }
         };
         drop(state);
         drop(expired);
-        claim
+        outcome
     }
 
     /// Retires flight `seq` (if one was registered) and applies `landing`, unless

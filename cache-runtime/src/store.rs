@@ -222,9 +222,13 @@ where
         thread: Option<ThreadTag>,
     ) -> Claim<'_, K, V> {
         let now = self.now();
-        let claim = self
+        let claim = match self
             .shard(hash)
-            .claim(hash, key, now, &self.config, &self.budget, thread);
+            .claim(hash, key, now, &self.config, &self.budget, thread)
+        {
+            Ok(seq) => shard::Claim::Lead { seq, stale: None },
+            Err(claim) => claim,
+        };
         self.to_claim(local, hash, key, now, claim, count)
     }
 
@@ -243,11 +247,11 @@ where
         let now = self.now();
         let shard = self.shard(hash);
         match shard.claim(hash, key, now, &self.config, &self.budget, Some(thread)) {
-            shard::Claim::Lead { seq, stale: None } => {
+            Ok(seq) => {
                 local.counters.miss();
                 Ok(seq)
             }
-            claim => Err(self.to_claim(local, hash, key, now, claim, true)),
+            Err(claim) => Err(self.to_claim(local, hash, key, now, claim, true)),
         }
     }
 
