@@ -9,9 +9,10 @@
 //! `LruCache` is kept at capacity, so that a new key takes over the node of the
 //! entry it evicts: churn through a full cache allocates nothing.
 //!
-//! Every change that removes or replaces an entry bumps the shard's version, so
-//! the per-thread front tables (see `front`) can tell, with one read of shared
-//! memory and no lock, whether a copy they hold is still current.
+//! Every change that removes or replaces an entry bumps the shard's version
+//! (when a copy may have been read at the current one), so the per-thread
+//! front tables (see `front`) can tell, with one read of shared memory and no
+//! lock, whether a copy they hold is still current.
 
 use std::borrow::Borrow;
 use std::hash::Hash;
@@ -76,6 +77,9 @@ struct State<K, V> {
     /// Latches of flights that an invalidation detached, until their leaders land.
     detached: Vec<(u64, Arc<Latch<V>>)>,
     next_seq: u64,
+    /// Whether a value was read for a front table at the current version
+    /// (see [`Shard::changed`]).
+    lent: bool,
     /// Counted under the lock, on the lock's cache line: a counter of its own
     /// would be one more line for cores that churn the shard to pass around.
     departures: Departures,
@@ -133,21 +137,30 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
                 flights: Flights::new(),
                 detached: Vec::new(),
                 next_seq: 0,
+                lent: false,
                 departures: Departures::default(),
             })),
         }
     }
 
-    /// The current version; changes whenever an entry leaves or is replaced.
+    /// The current version; changes when an entry leaves or is replaced after
+    /// a value was read at this version.
     #[inline]
     pub(crate) fn version(&self) -> u64 {
         self.version.load(Ordering::Acquire)
     }
 
-    fn changed(&self) {
-        // Only called with the lock held, so a plain increment cannot race.
-        self.version
-            .store(self.version.load(Ordering::Relaxed) + 1, Ordering::Release);
+    /// Records that an entry left or was replaced: front-table copies read at
+    /// the current version must no longer be served. If none was read since
+    /// the last change, none can be current and the version stays: under
+    /// churn, where nothing is read, the version's cache line is not written
+    /// (nor passed between the cores that churn the shard).
+    fn changed(&self, state: &mut State<K, V>) {
+        if std::mem::take(&mut state.lent) {
+            // Called with the lock held, so a plain increment cannot race.
+            self.version
+                .store(self.version.load(Ordering::Relaxed) + 1, Ordering::Release);
+        }
     }
 
     /// The name of flight `seq` of this shard.
@@ -203,6 +216,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
                 expires_at: entry.expires_at,
                 version: self.version.load(Ordering::Relaxed),
             };
+            state.lent = true;
             return (found, None);
         }
         if config.keeps_stale() {
@@ -214,7 +228,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         }
         let expired = state.lru.pop(key);
         state.departures.expirations += 1;
-        self.changed();
+        self.changed(state);
         budget.release(1);
         (Found::Absent, expired)
     }
@@ -376,7 +390,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         } else if room == Room::Granted {
             budget.release(1);
         }
-        self.changed();
+        self.changed(state);
         Ok(Some((old_key, old)))
     }
 
@@ -387,7 +401,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
     {
         let removed = state.lru.pop_entry(key);
         if removed.is_some() {
-            self.changed();
+            self.changed(state);
             budget.release(1);
         }
         removed
@@ -445,7 +459,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
             return false;
         };
         state.departures.pushed_out(&evicted.1, now);
-        self.changed();
+        self.changed(&mut state);
         budget.release(1);
         drop(state);
         drop(evicted);
@@ -489,7 +503,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
                 state.detached.push((flight.seq, latch));
             }
         }
-        self.changed();
+        self.changed(&mut state);
         budget.release(old.len());
         drop(state);
         drop(old);
