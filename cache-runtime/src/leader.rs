@@ -77,25 +77,22 @@ impl<'a, K: Hash + Eq + Clone + Send, V: Clone + Send> LeaderGuard<'a, K, V> {
     /// Stores `value` and hands it to the waiters.
     #[inline]
     pub(crate) fn land(mut self, value: &V) {
-        if let Some(key) = self.key.take() {
-            self.store.land(self.hash, key, self.seq, Ok(value));
-        }
+        self.store
+            .land(self.hash, &mut self.key, self.seq, Ok(value));
     }
 
     /// Tells the waiters the result is not cacheable: they run the body themselves.
     pub(crate) fn fail(mut self) {
-        if let Some(key) = self.key.take() {
-            self.store
-                .land(self.hash, key, self.seq, Err(Outcome::Failed));
-        }
+        self.store
+            .land(self.hash, &mut self.key, self.seq, Err(Outcome::Failed));
     }
 }
 
 impl<K: Hash + Eq + Clone + Send, V: Clone + Send> Drop for LeaderGuard<'_, K, V> {
     fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
+        if self.key.is_some() {
             self.store
-                .land(self.hash, key, self.seq, Err(Outcome::Abandoned));
+                .land(self.hash, &mut self.key, self.seq, Err(Outcome::Abandoned));
         }
     }
 }

@@ -377,8 +377,18 @@ where
     /// Retires a flight: applies its result to the store (unless an invalidation
     /// detached it), then hands its waiters the value, or the outcome given
     /// when there is none.
+    ///
+    /// The key is taken from `key` only once the entry is made: making it runs
+    /// user code (the value's `Clone`, `ttl_fn`, the `None` test), and if that
+    /// panics, the leader's guard still holds the key and abandons the flight.
     #[inline]
-    pub(crate) fn land(&self, hash: u64, key: K, seq: Option<u64>, result: Result<&V, Outcome<V>>) {
+    pub(crate) fn land(
+        &self,
+        hash: u64,
+        key: &mut Option<K>,
+        seq: Option<u64>,
+        result: Result<&V, Outcome<V>>,
+    ) {
         let now = self.now();
         let mut landing = match &result {
             Ok(value) if self.config.skips(value) => Landing::Remove,
@@ -388,8 +398,10 @@ where
             }),
             Err(_) => Landing::Keep,
         };
+        let Some(mut key) = key.take() else {
+            return;
+        };
         let shard = self.shard(hash);
-        let mut key = key;
         let latch = loop {
             match shard.land(hash, key, seq, landing, now, &self.budget) {
                 Ok(latch) => break latch,

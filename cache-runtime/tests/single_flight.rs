@@ -474,3 +474,45 @@ fn without_single_flight_every_concurrent_caller_runs_the_body() {
     assert_eq!(CACHE.len(), 1);
     assert_eq!(CACHE.stats().misses, CALLERS as u64);
 }
+
+/// Panics for the value 13: user code that runs while a result lands.
+fn ttl_panicking_on_13(value: &u32) -> Option<Duration> {
+    assert_ne!(*value, 13, "ttl_fn refuses 13");
+    None
+}
+
+/// A `ttl_fn` that panics while the leader stores its result: the panic
+/// reaches the leader's caller, and the key's flight is retired with it, so
+/// that the next caller computes instead of waiting for it forever.
+#[test]
+fn a_panicking_ttl_fn_releases_the_flight() {
+    static CACHE: Cache<u32, u32> = Cache::new(
+        Config::new("sf::ttl_fn_panics")
+            .size(16)
+            .ttl_fn(ttl_panicking_on_13),
+    );
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+
+    let outcome = within(LIMIT, || {
+        let first = thread::spawn(|| {
+            call_sync(&CACHE, 1, Plain, || {
+                RUNS.fetch_add(1, SeqCst);
+                13
+            })
+        })
+        .join();
+        let second = call_sync(&CACHE, 1, Plain, || {
+            RUNS.fetch_add(1, SeqCst);
+            7
+        });
+        (first.is_err(), second)
+    });
+
+    assert_eq!(
+        outcome,
+        (true, 7),
+        "the first call panicked, the second computed"
+    );
+    assert_eq!(RUNS.load(SeqCst), 2);
+    assert_eq!(CACHE.get(&1), Some(7));
+}
