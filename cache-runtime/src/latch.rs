@@ -4,6 +4,8 @@
 //! allocates nothing for single-flight. Threads block on a condition variable;
 //! tasks await a notification and so never block a worker thread.
 
+use std::sync::Arc;
+
 use parking_lot::{Condvar, Mutex};
 
 /// How a flight ended, as seen by its waiters.
@@ -65,6 +67,34 @@ impl<V: Clone> Latch<V> {
                 return outcome;
             }
             notified.await;
+        }
+    }
+}
+
+/// The latch of a retired flight, if it has waiters, on its way to being
+/// opened. Opening it may run user code (the value's `Clone`), and so may what
+/// happens before (dropping the values a landing displaced): if that panics,
+/// dropping this opens the latch with [`Outcome::Abandoned`], so that the
+/// waiters try again instead of waiting forever.
+pub(crate) struct Unopened<V: Clone>(pub(crate) Option<Arc<Latch<V>>>);
+
+impl<V: Clone> Unopened<V> {
+    /// Opens the latch, if there is one, with what `outcome` makes.
+    #[inline]
+    pub(crate) fn open_with(mut self, outcome: impl FnOnce() -> Outcome<V>) {
+        if self.0.is_some() {
+            let outcome = outcome();
+            if let Some(latch) = self.0.take() {
+                latch.open(outcome);
+            }
+        }
+    }
+}
+
+impl<V: Clone> Drop for Unopened<V> {
+    fn drop(&mut self) {
+        if let Some(latch) = self.0.take() {
+            latch.open(Outcome::Abandoned);
         }
     }
 }

@@ -28,7 +28,7 @@ use crate::budget::{Budget, Room};
 use crate::clock::Ticks;
 use crate::config::Config;
 use crate::flights::{Flight, Flights};
-use crate::latch::Latch;
+use crate::latch::{Latch, Unopened};
 use crate::nesting::{FlightId, ThreadTag};
 
 /// A stored value and the time it expires (`Ticks::MAX`: never).
@@ -307,7 +307,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         landing: Landing<V>,
         now: Ticks,
         budget: &Budget,
-    ) -> Result<Option<Arc<Latch<V>>>, Refused<K, V>> {
+    ) -> Result<Unopened<V>, Refused<K, V>> {
         let mut state = self.state.lock();
         let (ours, thread, latch) = match seq {
             None => (true, None, None),
@@ -321,7 +321,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
             },
         };
         if !ours {
-            return Ok(latch);
+            return Ok(Unopened(latch));
         }
         let departed = match landing {
             Landing::Store(entry) => {
@@ -346,6 +346,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
             Landing::Remove => self.remove_locked(&mut state, &key, budget),
             Landing::Keep => None,
         };
+        let latch = Unopened(latch);
         drop(state);
         drop(departed);
         Ok(latch)

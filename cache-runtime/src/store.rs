@@ -412,10 +412,9 @@ where
                 }
             }
         };
-        if let Some(latch) = latch {
-            latch
-                .open(result.map_or_else(|outcome| outcome, |value| Outcome::Value(value.clone())));
-        }
+        latch.open_with(|| {
+            result.map_or_else(|outcome| outcome, |value| Outcome::Value(value.clone()))
+        });
     }
 
     /// A live value for `key`, without counting, promoting or running anything.

@@ -516,3 +516,55 @@ fn a_panicking_ttl_fn_releases_the_flight() {
     assert_eq!(RUNS.load(SeqCst), 2);
     assert_eq!(CACHE.get(&1), Some(7));
 }
+
+/// A value whose clone can be made to panic once, on the clone after next.
+#[derive(Debug, PartialEq)]
+struct Fragile(u32);
+
+/// Clones allowed before one panics; below zero, never.
+static CLONES_BEFORE_PANIC: std::sync::atomic::AtomicIsize =
+    std::sync::atomic::AtomicIsize::new(-1);
+
+impl Clone for Fragile {
+    fn clone(&self) -> Self {
+        if CLONES_BEFORE_PANIC.fetch_sub(1, SeqCst) == 0 {
+            panic!("clone refused");
+        }
+        Fragile(self.0)
+    }
+}
+
+/// The leader stores its value (one clone), then panics cloning it for its
+/// waiter: the waiter is released all the same and finds the stored value.
+#[test]
+fn a_panic_while_handing_the_value_to_waiters_releases_them() {
+    static JOINED: Comparers = Comparers::new();
+    static CACHE: Cache<TracedKey, Fragile> = Cache::new(Config::new("sf::fragile_clone").size(16));
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+
+    let results = within(LIMIT, || {
+        at_once(2, |_| {
+            panic::catch_unwind(|| {
+                call_sync(&CACHE, TracedKey::new(3, &JOINED), Plain, || {
+                    RUNS.fetch_add(1, SeqCst);
+                    assert!(
+                        JOINED.wait_for_others(1, PATIENCE),
+                        "the other caller did not join the flight"
+                    );
+                    CLONES_BEFORE_PANIC.store(1, SeqCst);
+                    Fragile(5)
+                })
+            })
+            .ok()
+        })
+    });
+
+    assert_eq!(RUNS.load(SeqCst), 1, "the body ran once");
+    let mut results = results;
+    results.sort_by_key(Option::is_some);
+    assert_eq!(
+        results,
+        vec![None, Some(Fragile(5))],
+        "the leader's caller saw the panic, the waiter got the stored value"
+    );
+}
