@@ -362,7 +362,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         entry: Entry<V>,
         now: Ticks,
         budget: &Budget,
-    ) -> Result<Departed<K, V>, (K, Entry<V>)> {
+    ) -> Result<Departed<K, V>, Refused<K, V>> {
         let lru = &mut state.lru;
         let len = lru.len();
         let room = budget.reserve();
@@ -442,7 +442,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         now: Ticks,
         budget: &Budget,
         detach: bool,
-    ) -> Result<(), (K, Entry<V>)> {
+    ) -> Result<(), Refused<K, V>> {
         let mut state = self.state.lock();
         if detach {
             Self::detach_locked(&mut state, hash, &key);
