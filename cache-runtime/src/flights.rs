@@ -157,7 +157,7 @@ mod tests {
     }
 
     #[test]
-    fn flights_past_the_list_are_found_and_removed_like_listed_ones() {
+    fn flights_past_the_places_are_found_and_removed_like_placed_ones() {
         let mut flights = Flights::new();
         let keys = 0..(PLACES as u64 * 3);
         for key in keys.clone() {
@@ -193,7 +193,7 @@ mod tests {
     }
 
     #[test]
-    fn a_flight_removed_from_the_list_makes_room_for_the_next() {
+    fn a_flight_removed_from_its_place_makes_room_for_the_next() {
         let mut flights = Flights::new();
         for key in 0..PLACES as u64 {
             flights.insert(flight(key, key));
