@@ -41,6 +41,15 @@ impl<K, V> Flight<K, V> {
     }
 }
 
+/// Where a flight is kept, as found by [`Flights::numbered`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// In the shard's place of this index.
+    Own(usize),
+    /// In the overflow table.
+    Overflow { hash: u64, seq: u64 },
+}
+
 /// The flights of one shard, at most one per key.
 pub(crate) struct Flights<K, V> {
     /// Bit `i` is set when `places[i]` holds a flight.
@@ -109,27 +118,69 @@ impl<K, V> Flights<K, V> {
             .insert_unique(flight.hash, flight, |flight| flight.hash);
     }
 
-    /// Removes the flight of `key`: flight `seq` only, or whichever (`None`).
+    /// Removes the flight of `key`, whatever its number.
     #[inline]
-    pub(crate) fn remove<Q>(&mut self, hash: u64, key: &Q, seq: Option<u64>) -> Option<Flight<K, V>>
+    pub(crate) fn remove<Q>(&mut self, hash: u64, key: &Q) -> Option<Flight<K, V>>
     where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
-        let wanted = |flight: &Flight<K, V>| {
-            flight.hash == hash
-                && seq.is_none_or(|seq| flight.seq == seq)
-                && flight.key.borrow() == key
-        };
-        if let Some(at) = self.position(wanted) {
-            self.taken &= !(1 << at);
-            return self.places[at].take();
+        let is_key = |flight: &Flight<K, V>| flight.hash == hash && flight.key.borrow() == key;
+        if let Some(at) = self.position(is_key) {
+            return Some(self.take(Place::Own(at)));
         }
         if self.overflow.is_empty() {
             return None;
         }
-        let found = self.overflow.find_entry(hash, wanted).ok()?;
+        let found = self.overflow.find_entry(hash, is_key).ok()?;
         Some(found.remove().0)
+    }
+
+    /// Where flight number `seq` of a key of hash `hash` is, if it is still
+    /// registered. Numbers are unique within a shard, so no key is compared:
+    /// retiring a flight runs no user code.
+    #[inline]
+    pub(crate) fn numbered(&self, hash: u64, seq: u64) -> Option<Place> {
+        let is_flight = |flight: &Flight<K, V>| flight.hash == hash && flight.seq == seq;
+        if let Some(at) = self.position(is_flight) {
+            return Some(Place::Own(at));
+        }
+        if self.overflow.is_empty() {
+            return None;
+        }
+        let found = self.overflow.find(hash, is_flight)?;
+        Some(Place::Overflow {
+            hash: found.hash,
+            seq: found.seq,
+        })
+    }
+
+    /// Removes the flight at `place`, as [`Self::numbered`] found it with
+    /// no change to the flights since.
+    #[inline]
+    pub(crate) fn take(&mut self, place: Place) -> Flight<K, V> {
+        match place {
+            Place::Own(at) => {
+                self.taken &= !(1 << at);
+                self.places[at]
+                    .take()
+                    .expect("a found place holds its flight")
+            }
+            Place::Overflow { hash, seq } => self.take_overflowed(hash, seq),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn take_overflowed(&mut self, hash: u64, seq: u64) -> Flight<K, V> {
+        let found = self
+            .overflow
+            .find_entry(hash, |flight| flight.hash == hash && flight.seq == seq);
+        found
+            .ok()
+            .expect("a found flight stays until taken")
+            .remove()
+            .0
     }
 
     /// Removes every flight.
@@ -170,16 +221,13 @@ mod tests {
             assert_eq!(found, Some(key + 100), "flight of key {key}");
         }
         for key in keys.clone().step_by(2) {
-            assert!(
-                flights.remove(key % 3, &key, Some(key)).is_none(),
-                "a newer flight of the key is not removed"
-            );
             assert_eq!(
-                flights
-                    .remove(key % 3, &key, Some(key + 100))
-                    .map(|f| f.key),
-                Some(key)
+                flights.numbered(key % 3, key),
+                None,
+                "only the number registered is found"
             );
+            let place = flights.numbered(key % 3, key + 100).expect("registered");
+            assert_eq!(flights.take(place).key, key);
         }
         for key in keys.clone() {
             let expected = (key % 2 == 1).then_some(key + 100);
@@ -189,7 +237,40 @@ mod tests {
         left.sort_unstable();
         assert_eq!(left, keys.filter(|key| key % 2 == 1).collect::<Vec<_>>());
         assert!(flights.get_mut(1, &1).is_none());
-        assert_eq!(flights.remove(2, &5, None).map(|f| f.key), None);
+        assert_eq!(flights.remove(2, &5).map(|f| f.key), None);
+    }
+
+    /// A key whose comparison panics: retiring a flight by its number
+    /// compares no key, so it runs no user code.
+    #[derive(Debug)]
+    struct Incomparable(u64);
+
+    impl PartialEq for Incomparable {
+        fn eq(&self, _: &Self) -> bool {
+            panic!("compared")
+        }
+    }
+
+    impl Eq for Incomparable {}
+
+    #[test]
+    fn flights_are_retired_by_number_without_comparing_keys() {
+        let mut flights: Flights<Incomparable, u64> = Flights::new();
+        for seq in 0..PLACES as u64 + 4 {
+            flights.insert(Flight {
+                hash: 1,
+                key: Incomparable(seq),
+                seq,
+                thread: None,
+                latch: None,
+            });
+        }
+        for seq in [0, PLACES as u64 + 2] {
+            let place = flights.numbered(1, seq).expect("registered");
+            assert_eq!(flights.take(place).key.0, seq);
+            assert_eq!(flights.numbered(1, seq), None, "retired");
+        }
+        assert_eq!(flights.numbered(2, 1), None, "another hash");
     }
 
     #[test]
@@ -198,7 +279,7 @@ mod tests {
         for key in 0..PLACES as u64 {
             flights.insert(flight(key, key));
         }
-        assert!(flights.remove(0, &0, None).is_some());
+        assert!(flights.remove(0, &0).is_some());
         flights.insert(flight(99, 99));
         assert!(
             flights.overflow.is_empty(),

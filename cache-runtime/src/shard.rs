@@ -85,6 +85,14 @@ struct State<K, V> {
     departures: Departures,
 }
 
+impl<K, V> State<K, V> {
+    /// The latch of flight `seq`, detached by an invalidation, if it has one.
+    fn take_detached(&mut self, seq: u64) -> Option<Arc<Latch<V>>> {
+        let at = self.detached.iter().position(|(s, _)| *s == seq)?;
+        Some(self.detached.swap_remove(at).1)
+    }
+}
+
 /// Entries that left a shard other than by removal.
 #[derive(Default)]
 struct Departures {
@@ -309,47 +317,37 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         budget: &Budget,
     ) -> Result<Unopened<V>, Refused<K, V>> {
         let mut state = self.state.lock();
-        let (ours, thread, latch) = match seq {
-            None => (true, None, None),
-            Some(seq) => match state.flights.remove(hash, &key, Some(seq)) {
-                Some(flight) => (true, flight.thread, flight.latch),
+        let place = match seq {
+            None => None,
+            Some(seq) => match state.flights.numbered(hash, seq) {
+                Some(place) => Some(place),
                 // Detached: a newer flight or none holds the key.
-                _ => {
-                    let at = state.detached.iter().position(|(s, _)| *s == seq);
-                    (false, None, at.map(|at| state.detached.swap_remove(at).1))
-                }
+                None => return Ok(Unopened(state.take_detached(seq))),
             },
         };
-        if !ours {
-            return Ok(Unopened(latch));
-        }
         let departed = match landing {
-            Landing::Store(entry) => {
-                match self.insert_locked(&mut state, key, entry, now, budget) {
-                    Ok(departed) => departed,
-                    Err((key, entry)) => {
-                        if let Some(seq) = seq {
-                            // Still in flight until the entry is stored.
-                            let flight = Flight {
-                                hash,
-                                key: key.clone(),
-                                seq,
-                                thread,
-                                latch,
-                            };
-                            state.flights.insert(flight);
-                        }
-                        return Err((key, entry));
-                    }
-                }
-            }
+            // A refused entry leaves the flight registered, its key's waiters
+            // waiting, until the store has made room and lands it again.
+            Landing::Store(entry) => self.insert_locked(&mut state, key, entry, now, budget)?,
             Landing::Remove => self.remove_locked(&mut state, &key, budget),
             Landing::Keep => None,
         };
-        let latch = Unopened(latch);
+        let latch = Unopened(place.and_then(|place| state.flights.take(place).latch));
         drop(state);
         drop(departed);
         Ok(latch)
+    }
+
+    /// Retires flight `seq` with no result, so that its waiters try again:
+    /// for a flight registered whose leader never started.
+    pub(crate) fn abandon(&self, hash: u64, seq: u64) {
+        let mut state = self.state.lock();
+        let latch = match state.flights.numbered(hash, seq) {
+            Some(place) => state.flights.take(place).latch,
+            None => state.take_detached(seq),
+        };
+        drop(state);
+        drop(Unopened(latch));
     }
 
     /// Stores `entry`. Hands it back if the cache is full and this shard has
@@ -472,7 +470,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let Some(flight) = state.flights.remove(hash, key, None) else {
+        let Some(flight) = state.flights.remove(hash, key) else {
             return;
         };
         if let Some(latch) = flight.latch {
@@ -534,4 +532,75 @@ fn empty_lru<K: Hash + Eq, V>() -> LruCache<K, V> {
 /// to grow without resizing on every insertion.
 fn grown(len: usize) -> NonZeroUsize {
     NonZeroUsize::new(len.saturating_mul(2).max(1)).expect("at least one")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+    use super::*;
+
+    /// A key that counts its copies.
+    #[derive(Debug, PartialEq, Eq, Hash)]
+    struct CountedKey(u32);
+
+    static KEY_COPIES: AtomicUsize = AtomicUsize::new(0);
+
+    impl Clone for CountedKey {
+        fn clone(&self) -> Self {
+            KEY_COPIES.fetch_add(1, SeqCst);
+            CountedKey(self.0)
+        }
+    }
+
+    /// A full cache whose entry sits in another shard refuses this shard's
+    /// landing. The flight stays registered meanwhile, with no copy of its key
+    /// made (a copy runs user code that may panic), so callers keep waiting on
+    /// it until the landing succeeds.
+    #[test]
+    fn a_refused_landing_leaves_the_flight_registered_and_copies_no_key() {
+        let config = Config::new("shard::refused").size(1);
+        let budget = Budget::new(Some(1));
+        assert_eq!(budget.reserve(), Room::Granted, "another shard's entry");
+        let shard = Shard::new();
+        let (hash, now) = (7, 0);
+        let Ok(Some(seq)) = shard.claim(hash, &CountedKey(1), now, &config, &budget, None) else {
+            panic!("a cold key's first caller leads");
+        };
+        let entry = |value| {
+            Landing::Store(Entry {
+                value,
+                expires_at: Ticks::MAX,
+            })
+        };
+
+        let copies = KEY_COPIES.load(SeqCst);
+        let refused = shard.land(hash, CountedKey(1), Some(seq), entry(5), now, &budget);
+        let Err((key, refused_entry)) = refused else {
+            panic!("a full cache and an empty shard refuse the entry");
+        };
+        assert_eq!(KEY_COPIES.load(SeqCst), copies, "no key was copied");
+        let second = shard.claim(hash, &CountedKey(1), now, &config, &budget, None);
+        assert!(
+            matches!(second, Err(Claim::Wait { .. })),
+            "a second caller waits on the flight"
+        );
+
+        budget.release(1);
+        let landed = shard.land(
+            hash,
+            key,
+            Some(seq),
+            Landing::Store(refused_entry),
+            now,
+            &budget,
+        );
+        assert!(landed.is_ok(), "lands once there is room");
+        assert_eq!(shard.peek(&CountedKey(1), now), Some(5));
+        let third = shard.claim(hash, &CountedKey(1), now, &config, &budget, None);
+        assert!(
+            matches!(third, Err(Claim::Fresh(_))),
+            "the flight is retired"
+        );
+    }
 }

@@ -278,7 +278,7 @@ where
                 return Claim::Hit(value);
             }
             shard::Claim::Lead { seq, stale } => Claim::Lead {
-                guard: LeaderGuard::new(self, hash, key.clone(), seq),
+                guard: LeaderGuard::new(self, hash, self.leader_key(hash, key, seq), seq),
                 stale: stale.map(stale_since),
             },
             shard::Claim::Wait { latch, stale } => Claim::Wait {
@@ -293,6 +293,34 @@ where
             local.counters.miss();
         }
         claim
+    }
+
+    /// A copy of `key` for the leader of flight `seq`, whose guard holds it.
+    /// Copying runs user code (`Clone`) after the flight is registered and
+    /// before any guard exists: if it panics, the flight is abandoned here,
+    /// and its waiters try again instead of waiting for a leader that is gone.
+    fn leader_key(&self, hash: u64, key: &K, seq: Option<u64>) -> K {
+        struct AbandonOnDrop<'a, K: Hash + Eq + Clone, V: Clone> {
+            shard: &'a Shard<K, V>,
+            hash: u64,
+            seq: u64,
+        }
+        impl<K: Hash + Eq + Clone, V: Clone> Drop for AbandonOnDrop<'_, K, V> {
+            fn drop(&mut self) {
+                self.shard.abandon(self.hash, self.seq);
+            }
+        }
+        let Some(seq) = seq else {
+            return key.clone();
+        };
+        let abandon = AbandonOnDrop {
+            shard: self.shard(hash),
+            hash,
+            seq,
+        };
+        let copy = key.clone();
+        std::mem::forget(abandon);
+        copy
     }
 
     /// This thread's state for this store, from the store's per-thread map.

@@ -517,17 +517,30 @@ fn a_panicking_ttl_fn_releases_the_flight() {
     assert_eq!(CACHE.get(&1), Some(7));
 }
 
-/// A value whose clone can be made to panic once, on the clone after next.
-#[derive(Debug, PartialEq)]
-struct Fragile(u32);
+/// A value whose clone can be made to panic once. Each `ROLE` counts its own
+/// clones, so that the tests using one role never trip another's panic.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Fragile<const ROLE: usize>(u32);
 
-/// Clones allowed before one panics; below zero, never.
-static CLONES_BEFORE_PANIC: std::sync::atomic::AtomicIsize =
-    std::sync::atomic::AtomicIsize::new(-1);
+/// A value whose clone can be made to panic.
+type FragileValue = Fragile<0>;
+/// A key whose clone can be made to panic.
+type FragileKey = Fragile<1>;
 
-impl Clone for Fragile {
+/// Per role, the clones allowed before one panics; below zero, never.
+static CLONES_BEFORE_PANIC: [std::sync::atomic::AtomicIsize; 2] =
+    [const { std::sync::atomic::AtomicIsize::new(-1) }; 2];
+
+impl<const ROLE: usize> Fragile<ROLE> {
+    /// Makes the clone after the next `clones` ones panic (once).
+    fn panic_after(clones: isize) {
+        CLONES_BEFORE_PANIC[ROLE].store(clones, SeqCst);
+    }
+}
+
+impl<const ROLE: usize> Clone for Fragile<ROLE> {
     fn clone(&self) -> Self {
-        if CLONES_BEFORE_PANIC.fetch_sub(1, SeqCst) == 0 {
+        if CLONES_BEFORE_PANIC[ROLE].fetch_sub(1, SeqCst) == 0 {
             panic!("clone refused");
         }
         Fragile(self.0)
@@ -539,7 +552,8 @@ impl Clone for Fragile {
 #[test]
 fn a_panic_while_handing_the_value_to_waiters_releases_them() {
     static JOINED: Comparers = Comparers::new();
-    static CACHE: Cache<TracedKey, Fragile> = Cache::new(Config::new("sf::fragile_clone").size(16));
+    static CACHE: Cache<TracedKey, FragileValue> =
+        Cache::new(Config::new("sf::fragile_clone").size(16));
     static RUNS: AtomicUsize = AtomicUsize::new(0);
 
     let results = within(LIMIT, || {
@@ -551,7 +565,7 @@ fn a_panic_while_handing_the_value_to_waiters_releases_them() {
                         JOINED.wait_for_others(1, PATIENCE),
                         "the other caller did not join the flight"
                     );
-                    CLONES_BEFORE_PANIC.store(1, SeqCst);
+                    FragileValue::panic_after(1);
                     Fragile(5)
                 })
             })
@@ -567,4 +581,48 @@ fn a_panic_while_handing_the_value_to_waiters_releases_them() {
         vec![None, Some(Fragile(5))],
         "the leader's caller saw the panic, the waiter got the stored value"
     );
+}
+
+/// A caller that finds an expired value kept for `stale_if_error` registers
+/// its flight (one key copy), then copies the key again for its guard. When
+/// that copy panics, the flight it registered is abandoned: the next caller
+/// leads instead of waiting forever for a leader that is gone.
+#[test]
+fn a_panicking_key_clone_after_the_flight_is_registered_releases_it() {
+    static CACHE: Cache<FragileKey, u32> = Cache::new(
+        Config::new("sf::fragile_key")
+            .size(16)
+            .ttl(Duration::from_secs(10))
+            .stale_if_error(),
+    );
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+    let (clock, time) = memocache_runtime::Clock::mock();
+    assert!(CACHE.use_clock(clock));
+    let call = |value: u32| {
+        call_sync(&CACHE, Fragile(1), Fallible, move || {
+            RUNS.fetch_add(1, SeqCst);
+            Ok::<u32, &str>(value)
+        })
+    };
+    assert_eq!(call(1), Ok(1));
+    time.advance(Duration::from_secs(11));
+
+    let outcome = within(LIMIT, move || {
+        // On a thread of its own: a later call from the same thread would be
+        // taken for the body calling its own key, and not wait.
+        let first = thread::spawn(move || {
+            FragileKey::panic_after(1);
+            call(2)
+        })
+        .join();
+        (first.is_err(), call(3))
+    });
+
+    assert_eq!(
+        outcome,
+        (true, Ok(3)),
+        "the first call panicked, the second computed"
+    );
+    assert_eq!(RUNS.load(SeqCst), 2, "the panicking call ran no body");
+    assert_eq!(CACHE.get(&Fragile(1)), Some(3));
 }
