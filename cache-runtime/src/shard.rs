@@ -298,8 +298,25 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
             }
         };
         drop(state);
-        drop(expired);
+        if let Some(expired) = expired {
+            let registered = outcome.as_ref().ok().copied().flatten();
+            self.drop_reclaimed(hash, expired, registered);
+        }
         outcome
+    }
+
+    /// Drops an expired entry that a claim reclaimed, once the lock is
+    /// released. Its `Drop` is user code: if it panics, the flight the claim
+    /// registered (`registered`) is abandoned first, since the panic keeps
+    /// its leader from ever learning of it.
+    #[cold]
+    #[inline(never)]
+    fn drop_reclaimed(&self, hash: u64, expired: Entry<V>, registered: Option<u64>) {
+        let abandon = registered.map(|seq| self.abandon_on_drop(hash, seq));
+        drop(expired);
+        if let Some(abandon) = abandon {
+            abandon.disarm();
+        }
     }
 
     /// Retires flight `seq` (if one was registered) and applies `landing`, unless
@@ -338,9 +355,20 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         Ok(latch)
     }
 
+    /// A guard that abandons flight `seq` when dropped, unless disarmed: held
+    /// across user code that runs after the flight is registered and before
+    /// its leader's guard exists.
+    pub(crate) fn abandon_on_drop(&self, hash: u64, seq: u64) -> AbandonOnDrop<'_, K, V> {
+        AbandonOnDrop {
+            shard: self,
+            hash,
+            seq,
+        }
+    }
+
     /// Retires flight `seq` with no result, so that its waiters try again:
     /// for a flight registered whose leader never started.
-    pub(crate) fn abandon(&self, hash: u64, seq: u64) {
+    fn abandon(&self, hash: u64, seq: u64) {
         let mut state = self.state.lock();
         let latch = match state.flights.numbered(hash, seq) {
             Some(place) => state.flights.take(place).latch,
@@ -519,6 +547,26 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
 
     pub(crate) fn expirations(&self) -> u64 {
         self.state.lock().departures.expirations
+    }
+}
+
+/// Abandons a flight when dropped (see [`Shard::abandon_on_drop`]).
+pub(crate) struct AbandonOnDrop<'a, K: Hash + Eq + Clone, V: Clone> {
+    shard: &'a Shard<K, V>,
+    hash: u64,
+    seq: u64,
+}
+
+impl<K: Hash + Eq + Clone, V: Clone> AbandonOnDrop<'_, K, V> {
+    /// Leaves the flight alone: its leader's guard has taken over.
+    pub(crate) fn disarm(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl<K: Hash + Eq + Clone, V: Clone> Drop for AbandonOnDrop<'_, K, V> {
+    fn drop(&mut self) {
+        self.shard.abandon(self.hash, self.seq);
     }
 }
 

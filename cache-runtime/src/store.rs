@@ -300,26 +300,12 @@ where
     /// before any guard exists: if it panics, the flight is abandoned here,
     /// and its waiters try again instead of waiting for a leader that is gone.
     fn leader_key(&self, hash: u64, key: &K, seq: Option<u64>) -> K {
-        struct AbandonOnDrop<'a, K: Hash + Eq + Clone, V: Clone> {
-            shard: &'a Shard<K, V>,
-            hash: u64,
-            seq: u64,
-        }
-        impl<K: Hash + Eq + Clone, V: Clone> Drop for AbandonOnDrop<'_, K, V> {
-            fn drop(&mut self) {
-                self.shard.abandon(self.hash, self.seq);
-            }
-        }
         let Some(seq) = seq else {
             return key.clone();
         };
-        let abandon = AbandonOnDrop {
-            shard: self.shard(hash),
-            hash,
-            seq,
-        };
+        let abandon = self.shard(hash).abandon_on_drop(hash, seq);
         let copy = key.clone();
-        std::mem::forget(abandon);
+        abandon.disarm();
         copy
     }
 

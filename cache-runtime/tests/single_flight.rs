@@ -583,6 +583,24 @@ fn a_panic_while_handing_the_value_to_waiters_releases_them() {
     );
 }
 
+/// Calls `call(2)` after `arm()` on a thread of its own (a later call from
+/// the same thread would be taken for the body calling its own key, and not
+/// wait), then `call(3)`, under a deadline: whether the first call panicked,
+/// and what the second returned.
+fn panicking_call_then_another<T: Send + 'static>(
+    arm: fn(),
+    call: impl Fn(u32) -> T + Copy + Send + 'static,
+) -> (bool, T) {
+    within(LIMIT, move || {
+        let first = thread::spawn(move || {
+            arm();
+            call(2)
+        })
+        .join();
+        (first.is_err(), call(3))
+    })
+}
+
 /// A caller that finds an expired value kept for `stale_if_error` registers
 /// its flight (one key copy), then copies the key again for its guard. When
 /// that copy panics, the flight it registered is abandoned: the next caller
@@ -607,17 +625,7 @@ fn a_panicking_key_clone_after_the_flight_is_registered_releases_it() {
     assert_eq!(call(1), Ok(1));
     time.advance(Duration::from_secs(11));
 
-    let outcome = within(LIMIT, move || {
-        // On a thread of its own: a later call from the same thread would be
-        // taken for the body calling its own key, and not wait.
-        let first = thread::spawn(move || {
-            FragileKey::panic_after(1);
-            call(2)
-        })
-        .join();
-        (first.is_err(), call(3))
-    });
-
+    let outcome = panicking_call_then_another(|| FragileKey::panic_after(1), call);
     assert_eq!(
         outcome,
         (true, Ok(3)),
@@ -625,4 +633,51 @@ fn a_panicking_key_clone_after_the_flight_is_registered_releases_it() {
     );
     assert_eq!(RUNS.load(SeqCst), 2, "the panicking call ran no body");
     assert_eq!(CACHE.get(&Fragile(1)), Some(3));
+}
+
+/// A value whose drop panics once, when armed.
+#[derive(Clone, Debug, PartialEq)]
+struct DropBomb(u32);
+
+static DROP_BOMB_ARMED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+impl Drop for DropBomb {
+    fn drop(&mut self) {
+        if DROP_BOMB_ARMED.swap(false, SeqCst) {
+            panic!("drop refused");
+        }
+    }
+}
+
+/// A caller that finds its key's entry expired reclaims it and registers a
+/// flight, then drops the entry once the lock is released. When that drop
+/// panics, the flight is abandoned: the next caller leads instead of waiting
+/// forever for a leader that is gone.
+#[test]
+fn a_panicking_drop_of_a_reclaimed_entry_releases_the_flight() {
+    static CACHE: Cache<u32, DropBomb> = Cache::new(
+        Config::new("sf::drop_bomb")
+            .size(16)
+            .ttl(Duration::from_secs(10)),
+    );
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+    let (clock, time) = memocache_runtime::Clock::mock();
+    assert!(CACHE.use_clock(clock));
+    let call = |value: u32| {
+        call_sync(&CACHE, 1, Plain, move || {
+            RUNS.fetch_add(1, SeqCst);
+            DropBomb(value)
+        })
+    };
+    assert_eq!(call(1), DropBomb(1));
+    time.advance(Duration::from_secs(11));
+
+    let outcome = panicking_call_then_another(|| DROP_BOMB_ARMED.store(true, SeqCst), call);
+    assert_eq!(
+        outcome,
+        (true, DropBomb(3)),
+        "the first call panicked, the second computed"
+    );
+    assert_eq!(RUNS.load(SeqCst), 2, "the panicking call ran no body");
+    assert_eq!(CACHE.get(&1), Some(DropBomb(3)));
 }
