@@ -615,15 +615,20 @@ mod tests {
         let Ok(Some(seq)) = shard.claim(hash, &CountedKey(1), now, &config, &budget, None) else {
             panic!("a cold key's first caller leads");
         };
-        let entry = |value| {
-            Landing::Store(Entry {
-                value,
-                expires_at: Ticks::MAX,
-            })
+        let entry = Entry {
+            value: 5,
+            expires_at: Ticks::MAX,
         };
 
         let copies = KEY_COPIES.load(SeqCst);
-        let refused = shard.land(hash, CountedKey(1), Some(seq), entry(5), now, &budget);
+        let refused = shard.land(
+            hash,
+            CountedKey(1),
+            Some(seq),
+            Landing::Store(entry),
+            now,
+            &budget,
+        );
         let Err((key, refused_entry)) = refused else {
             panic!("a full cache and an empty shard refuse the entry");
         };
