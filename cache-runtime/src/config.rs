@@ -34,6 +34,7 @@ pub struct Config<V> {
     pub(crate) refresh_ahead: Option<Duration>,
     pub(crate) single_flight: bool,
     pub(crate) version: u64,
+    pub(crate) local_tier: bool,
     _value: PhantomData<fn(&V)>,
 }
 
@@ -53,6 +54,7 @@ impl<V> Config<V> {
             refresh_ahead: None,
             single_flight: true,
             version: 0,
+            local_tier: true,
             _value: PhantomData,
         }
     }
@@ -151,6 +153,15 @@ impl<V> Config<V> {
         Self { version, ..self }
     }
 
+    /// Keeps no value in process memory: every call asks the remote tier
+    /// (the process still coalesces concurrent calls of a key and counts them).
+    pub const fn remote_only(self) -> Self {
+        Self {
+            local_tier: false,
+            ..self
+        }
+    }
+
     /// The namespace: stats name and (for Redis) key prefix.
     pub const fn namespace_str(&self) -> &'static str {
         self.namespace
@@ -171,21 +182,48 @@ impl<V> Config<V> {
         self.ttl.is_some() || self.ttl_fn.is_some() || self.none_ttl.is_some()
     }
 
-    /// Whether `value` must not be stored at all.
-    pub(crate) fn skips(&self, value: &V) -> bool {
+    /// Whether `value` is not stored at all (`None` with `skip_none`).
+    pub fn skips(&self, value: &V) -> bool {
         self.skip_none && self.is_none.is_some_and(|is_none| is_none(value))
     }
 
-    /// When an entry holding `value`, written at `now`, expires (`Ticks::MAX`: never).
-    pub(crate) fn expiry(&self, now: Ticks, value: &V) -> Ticks {
+    /// How long `value` lives once written (`None`: it never expires):
+    /// `none_ttl` for a `None`, else what `ttl_fn` says, else `ttl`.
+    pub fn ttl_of(&self, value: &V) -> Option<Duration> {
         let none_ttl = match (self.none_ttl, self.is_none) {
             (Some(ttl), Some(is_none)) if is_none(value) => Some(ttl),
             _ => None,
         };
-        let ttl = none_ttl
+        none_ttl
             .or_else(|| self.ttl_fn.and_then(|f| f(value)))
-            .or(self.ttl);
-        match ttl {
+            .or(self.ttl)
+    }
+
+    /// Whether a hit renews the entry's TTL.
+    pub const fn is_sliding(&self) -> bool {
+        self.sliding
+    }
+
+    /// How long after expiry a value is still kept: the `refresh_ahead`
+    /// window, and with `stale_if_error` once more the TTL of the value.
+    pub fn stale_grace(&self, ttl: Duration) -> Duration {
+        let refresh = self.refresh_ahead.unwrap_or_default();
+        let fallback = if self.stale_if_error {
+            ttl
+        } else {
+            Duration::ZERO
+        };
+        refresh.max(fallback)
+    }
+
+    /// The version entries are tagged with.
+    pub const fn version_number(&self) -> u64 {
+        self.version
+    }
+
+    /// When an entry holding `value`, written at `now`, expires (`Ticks::MAX`: never).
+    pub(crate) fn expiry(&self, now: Ticks, value: &V) -> Ticks {
+        match self.ttl_of(value) {
             Some(ttl) => now.saturating_add(ticks(ttl)),
             None => Ticks::MAX,
         }
@@ -214,6 +252,7 @@ impl<V> std::fmt::Debug for Config<V> {
             .field("refresh_ahead", &self.refresh_ahead)
             .field("single_flight", &self.single_flight)
             .field("version", &self.version)
+            .field("local_tier", &self.local_tier)
             .finish()
     }
 }

@@ -11,31 +11,22 @@
 //! Users depend on the `memocache` crate, which re-exports this one.
 #![deny(missing_docs)]
 
-#[cfg(feature = "tokio")]
-mod async_cache;
-mod budget;
-mod cache;
+mod call;
 mod clock;
 mod config;
-mod flights;
-mod front;
-mod handle;
-mod latch;
-mod leader;
-mod local;
-mod nesting;
+mod memory;
+mod remote;
 mod shape;
-mod shard;
 mod stats;
-mod store;
 
 #[cfg(feature = "tokio")]
-pub use async_cache::{call_async, call_async_refreshing, AsyncCache};
-pub use cache::{call_sync, call_sync_in, Cache};
+pub use call::async_call::{call_async, call_async_refreshing, AsyncCache};
+pub use call::sync_call::{call_sync, call_sync_in, Cache};
 pub use clock::{Clock, MockTime, Ticks};
 pub use config::{Capacity, Config, DEFAULT_SIZE};
-pub use front::{MAX_SLOTS as FRONT_SLOTS, PROMOTE_EVERY};
-pub use local::ThreadSlot;
+pub use memory::front::{MAX_SLOTS as FRONT_SLOTS, PROMOTE_EVERY};
+pub use memory::local::ThreadSlot;
+pub use memory::store::{Lookup, MemoryStore};
+pub use remote::tier::{Fetched, RemoteFactory, RemoteFuture, RemoteStats, RemoteTier};
 pub use shape::{Fallible, Plain, ReturnShape};
 pub use stats::Stats;
-pub use store::{Lookup, MemoryStore};

@@ -8,23 +8,29 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use crate::remote::tier::RemoteStats;
+
 /// A point-in-time summary of one cache.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
-    /// Calls answered from the cache.
+    /// Calls answered from the cache: from process memory, or from the remote
+    /// tier (Redis) by the caller that asked it.
     pub hits: u64,
-    /// Calls that ran the function (or waited for a concurrent run of it).
+    /// Calls that ran the function (or waited for a concurrent call of it).
     pub misses: u64,
     /// Entries removed to make room.
     pub evictions: u64,
     /// Entries found expired and reclaimed.
     pub expirations: u64,
-    /// Store failures (for example an unreachable Redis); each one was served as a miss.
+    /// Store failures and timeouts (for example an unreachable Redis); each
+    /// one was served as a miss or a skipped write.
     pub errors: u64,
     /// Entries held now.
     pub len: usize,
     /// The bound on entries; `None` when unbounded.
     pub capacity: Option<usize>,
+    /// The remote tier's own counters, for a cache that has one.
+    pub remote: Option<RemoteStats>,
 }
 
 impl Stats {
@@ -45,6 +51,8 @@ pub(crate) struct ThreadCounters {
     hits: AtomicU64,
     misses: AtomicU64,
     errors: AtomicU64,
+    /// Misses, counted as the call claimed its key, that the remote tier then answered.
+    remote_hits: AtomicU64,
 }
 
 /// Adds one to a counter only this thread writes.
@@ -68,6 +76,10 @@ impl ThreadCounters {
     pub(crate) fn error(&self) {
         bump(&self.errors);
     }
+
+    pub(crate) fn remote_hit(&self) {
+        bump(&self.remote_hits);
+    }
 }
 
 /// Every thread's counters of one cache.
@@ -86,11 +98,16 @@ impl Counters {
 
     /// Sums every thread's counters into `into`.
     pub(crate) fn add_to(&self, into: &mut Stats) {
+        // A task may count its miss on one thread and its remote hit on another.
+        let mut remote_hits = 0;
         for counters in self.threads.lock().iter() {
             into.hits += counters.hits.load(Relaxed);
             into.misses += counters.misses.load(Relaxed);
             into.errors += counters.errors.load(Relaxed);
+            remote_hits += counters.remote_hits.load(Relaxed);
         }
+        into.hits += remote_hits;
+        into.misses = into.misses.saturating_sub(remote_hits);
     }
 }
 

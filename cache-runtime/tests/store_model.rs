@@ -283,6 +283,7 @@ impl Model {
             errors: 0,
             len: self.lru.len(),
             capacity: Some(self.setup.size),
+            remote: None,
         }
     }
 }

@@ -9,7 +9,7 @@
 use std::cell::{OnceCell, RefCell};
 use std::sync::Arc;
 
-use crate::front::Front;
+use crate::memory::front::Front;
 use crate::stats::ThreadCounters;
 
 /// One thread's front table and counters for one store.

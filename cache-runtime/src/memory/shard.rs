@@ -24,12 +24,12 @@ use crossbeam_utils::CachePadded;
 use lru::LruCache;
 use parking_lot::Mutex;
 
-use crate::budget::{Budget, Room};
 use crate::clock::Ticks;
 use crate::config::Config;
-use crate::flights::{Flight, Flights};
-use crate::latch::{Latch, Unopened};
-use crate::nesting::{FlightId, ThreadTag};
+use crate::memory::budget::{Budget, Room};
+use crate::memory::flights::{Flight, Flights};
+use crate::memory::latch::{Latch, Unopened};
+use crate::memory::nesting::{FlightId, ThreadTag};
 
 /// A stored value and the time it expires (`Ticks::MAX`: never).
 pub(crate) struct Entry<V> {
@@ -332,14 +332,14 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         landing: Landing<V>,
         now: Ticks,
         budget: &Budget,
-    ) -> Result<Unopened<V>, Refused<K, V>> {
+    ) -> Result<(Unopened<V>, bool), Refused<K, V>> {
         let mut state = self.state.lock();
         let place = match seq {
             None => None,
             Some(seq) => match state.flights.numbered(hash, seq) {
                 Some(place) => Some(place),
                 // Detached: a newer flight or none holds the key.
-                None => return Ok(Unopened(state.take_detached(seq))),
+                None => return Ok((Unopened(state.take_detached(seq)), false)),
             },
         };
         let departed = match landing {
@@ -352,7 +352,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         let latch = Unopened(place.and_then(|place| state.flights.take(place).latch));
         drop(state);
         drop(departed);
-        Ok(latch)
+        Ok((latch, true))
     }
 
     /// A guard that abandons flight `seq` when dropped, unless disarmed: held
@@ -648,7 +648,10 @@ mod tests {
             now,
             &budget,
         );
-        assert!(landed.is_ok(), "lands once there is room");
+        assert!(
+            matches!(landed, Ok((_, true))),
+            "lands once there is room, in a current flight"
+        );
         assert_eq!(shard.peek(&CountedKey(1), now), Some(5));
         let third = shard.claim(hash, &CountedKey(1), now, &config, &budget, None);
         assert!(

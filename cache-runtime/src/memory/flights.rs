@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use hashbrown::HashTable;
 
-use crate::latch::Latch;
-use crate::nesting::{self, FlightId, ThreadTag};
+use crate::memory::latch::Latch;
+use crate::memory::nesting::{self, FlightId, ThreadTag};
 
 /// How many flights a shard keeps in places of its own (bits of `Flights::taken`).
 const PLACES: usize = 8;

@@ -10,16 +10,16 @@ use std::future::Future;
 use std::hash::Hash;
 use std::thread::LocalKey;
 
+use crate::call::handle::{handle_basics, LazyTiers};
+use crate::call::step::{self, Task, Tasks};
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::handle::{fallback, handle_basics, settle, LazyStore};
-use crate::latch::Outcome;
-use crate::leader::Claim;
-use crate::local::{Local, ThreadSlot};
-use crate::nesting;
+use crate::memory::claim::{Claim, Stale};
+use crate::memory::local::{Local, ThreadSlot};
+use crate::memory::store::MemoryStore;
+use crate::remote::tier::{Fetched, RemoteFactory};
 use crate::shape::ReturnShape;
 use crate::stats::Stats;
-use crate::store::MemoryStore;
 
 /// The cache behind one `#[async_cached]` function, reachable through the static
 /// the macro generates (`GET_PRODUCT` for `async fn get_product`).
@@ -27,7 +27,7 @@ use crate::store::MemoryStore;
 /// The same store as [`crate::Cache`]; invalidation and clearing are `async` so
 /// that remote tiers can take part in them.
 pub struct AsyncCache<K: Send, V: Send> {
-    core: LazyStore<K, V>,
+    core: LazyTiers<K, V>,
 }
 
 handle_basics!(AsyncCache);
@@ -37,18 +37,31 @@ where
     K: Hash + Eq + Clone + Send,
     V: Clone + Send,
 {
-    /// The cached value for `key`, if live, without running the function or counting a hit.
+    /// The cached value for `key`, if live, without running the function or
+    /// counting a hit: from process memory, else from the remote tier.
     pub async fn get<Q>(&self, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
-        self.core.read(key)
+        let tiers = self.core.get();
+        if let Some(value) = tiers.memory.get(key) {
+            return Some(value);
+        }
+        let remote = tiers.remote.as_ref()?;
+        match remote.get(&key.to_owned()).await {
+            Fetched::Fresh { value, .. } => Some(value),
+            Fetched::Stale { .. } | Fetched::Missing => None,
+        }
     }
 
     /// Stores `value` for `key` as if the function had returned it.
     pub async fn insert(&self, key: K, value: V) {
-        self.core.get().insert(key, value);
+        let tiers = self.core.get();
+        if let Some(remote) = &tiers.remote {
+            remote.put(&key, &value).await;
+        }
+        tiers.memory.insert(key, value);
     }
 
     /// Removes the entry for `key`; tells whether there was one. A call of the
@@ -56,14 +69,24 @@ where
     pub async fn invalidate<Q>(&self, key: &Q) -> bool
     where
         K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
-        self.core.get().remove(key)
+        let tiers = self.core.get();
+        let local = tiers.memory.remove(key);
+        let remote = match &tiers.remote {
+            Some(remote) => remote.remove(&key.to_owned()).await,
+            None => false,
+        };
+        local || remote
     }
 
     /// Removes every entry; calls already running will not store their results.
     pub async fn clear(&self) {
-        self.core.get().clear();
+        let tiers = self.core.get();
+        tiers.memory.clear();
+        if let Some(remote) = &tiers.remote {
+            remote.clear().await;
+        }
     }
 }
 
@@ -83,15 +106,15 @@ where
     S: ReturnShape<R, Value = V>,
     F: Future<Output = R>,
 {
-    let store = cache.core.get();
-    let claim = match look_up(store, slot, &key) {
+    let tiers = cache.core.get();
+    let claim = match look_up(&tiers.memory, slot, &key) {
         Ok(value) => return S::from_value(value),
         Err(claim) => claim,
     };
     if claim.stale().is_some() {
-        store.record_miss();
+        tiers.memory.record_miss();
     }
-    resolve::<K, V, R, S, F>(store, key, claim, body).await
+    step::resolve::<Tasks, K, V, R, S, _>(tiers, key, claim, Task(body), false).await
 }
 
 /// Like [`call_async`], for functions with `refresh_ahead`: within the window
@@ -112,11 +135,28 @@ where
     F: Fn() -> Fut + Send + 'static,
     Fut: Future<Output = R> + Send + 'static,
 {
-    let store = cache.core.get();
+    let tiers = cache.core.get();
+    let store = &tiers.memory;
     let window = cache.core.config.refresh_ahead.unwrap_or_default();
     let claim = match look_up(store, slot, &key) {
         Ok(value) | Err(Claim::Hit(value)) => return S::from_value(value),
         Err(claim) => claim,
+    };
+    // With nothing stale in memory, the remote tier may hold a stale value.
+    let (claim, remote_asked) = match (claim, &tiers.remote) {
+        (Claim::Lead { guard, stale: None }, Some(remote)) => match remote.get(guard.key()).await {
+            Fetched::Fresh { value, fresh_for } => {
+                store.record_remote_hit();
+                guard.land_within(&value, fresh_for);
+                return S::from_value(value);
+            }
+            Fetched::Stale { value, expired_for } => {
+                let stale = Some(Stale { value, expired_for });
+                (Claim::Lead { guard, stale }, true)
+            }
+            Fetched::Missing => (Claim::Lead { guard, stale: None }, true),
+        },
+        (claim, _) => (claim, false),
     };
     let fresh_enough = claim
         .stale()
@@ -129,10 +169,7 @@ where
                 stale: Some(stale),
             } => {
                 tokio::spawn(async move {
-                    match S::into_value(nesting::lead(guard.id(), body()).await) {
-                        Ok(value) => guard.land(&value),
-                        Err(_) => guard.fail(),
-                    }
+                    step::refresh::<K, V, R, S, _>(cache.core.get(), guard, Task(body())).await;
                 });
                 S::from_value(stale.value)
             }
@@ -147,7 +184,7 @@ where
     if claim.stale().is_some() {
         store.record_miss();
     }
-    resolve::<K, V, R, S, Fut>(store, key, claim, body()).await
+    step::resolve::<Tasks, K, V, R, S, _>(tiers, key, claim, Task(body()), remote_asked).await
 }
 
 /// A front-table copy of `key`'s value, or else what its shard says to do.
@@ -177,48 +214,4 @@ where
     }
     slot.try_with(|slot| with_local(store, store.local_in(slot), key))
         .unwrap_or_else(|_| with_local(store, store.local(), key))
-}
-
-/// The miss path: lead, wait for the leader, or run alongside a failed one.
-async fn resolve<K, V, R, S, F>(
-    store: &MemoryStore<K, V>,
-    key: K,
-    first: Claim<'_, K, V>,
-    body: F,
-) -> R
-where
-    K: Hash + Eq + Clone + Send,
-    V: Clone + Send,
-    S: ReturnShape<R, Value = V>,
-    F: Future<Output = R>,
-{
-    let mut claim = first;
-    loop {
-        match claim {
-            Claim::Hit(value) => return S::from_value(value),
-            Claim::Lead { guard, stale } => {
-                let returned = nesting::lead(guard.id(), body).await;
-                return match S::into_value(returned) {
-                    Ok(value) => {
-                        guard.land(&value);
-                        S::from_value(value)
-                    }
-                    Err(returned) => {
-                        guard.fail();
-                        fallback::<K, V, S, R>(store, returned, stale.map(|s| s.value))
-                    }
-                };
-            }
-            Claim::Wait { latch, stale } => match latch.wait().await {
-                Outcome::Value(value) => return S::from_value(value),
-                Outcome::Failed => {
-                    return settle::<K, V, S, R>(store, key, body.await, stale.map(|s| s.value))
-                }
-                Outcome::Abandoned => claim = store.claim(&key, false, None),
-            },
-            Claim::Reentrant { stale } => {
-                return settle::<K, V, S, R>(store, key, body.await, stale.map(|s| s.value))
-            }
-        }
-    }
 }

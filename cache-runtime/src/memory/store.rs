@@ -11,15 +11,13 @@ use std::time::Duration;
 use crossbeam_utils::CachePadded;
 use thread_local::ThreadLocal;
 
-use crate::budget::Budget;
-use crate::clock::{duration, Clock, Ticks};
+use crate::clock::{duration, ticks, Clock, Ticks};
 use crate::config::{Capacity, Config};
-use crate::front::{Front, FrontHit};
-use crate::latch::Outcome;
-use crate::leader::{Claim, LeaderGuard, Stale};
-use crate::local::{Local, StoreId, ThreadSlot};
-use crate::nesting::ThreadTag;
-use crate::shard::{self, Entry, Found, Landing, Shard};
+use crate::memory::budget::Budget;
+use crate::memory::front::{Front, FrontHit};
+use crate::memory::latch::Outcome;
+use crate::memory::local::{Local, StoreId, ThreadSlot};
+use crate::memory::shard::{Entry, Found, Landing, Shard};
 use crate::stats::{Counters, Stats};
 
 /// The result of a lookup.
@@ -50,8 +48,8 @@ pub enum Lookup<V> {
 pub struct MemoryStore<K: Send, V: Send> {
     shards: Box<[Shard<K, V>]>,
     shard_mask: usize,
-    budget: Budget,
-    hasher: foldhash::fast::RandomState,
+    pub(super) budget: Budget,
+    pub(super) hasher: foldhash::fast::RandomState,
     // Padded: the entries of neighbouring threads would otherwise share a cache line.
     locals: ThreadLocal<CachePadded<Local<K, V>>>,
     uses_front: bool,
@@ -60,7 +58,7 @@ pub struct MemoryStore<K: Send, V: Send> {
     clock: Clock,
     /// Whether entries can expire; a store whose entries never expire reads no clock.
     expires: bool,
-    config: Config<V>,
+    pub(super) config: Config<V>,
     id: StoreId,
 }
 
@@ -114,8 +112,9 @@ where
             budget: Budget::new(capacity),
             hasher: foldhash::fast::RandomState::default(),
             locals: ThreadLocal::new(),
-            // A sliding TTL must be renewed on every hit, which a front copy cannot do.
-            uses_front: !config.sliding,
+            // A sliding TTL must be renewed on every hit, which a front copy
+            // cannot do; a remote-only cache keeps no value to copy.
+            uses_front: !config.sliding && config.local_tier,
             front_slots: Front::<K, V>::slots_for(capacity),
             counters: Counters::default(),
             clock,
@@ -138,7 +137,7 @@ where
     /// The time to check and set expiries against; 0 when no entry can expire
     /// (every expiry is then `Ticks::MAX`, later than any time).
     #[inline]
-    fn now(&self) -> Ticks {
+    pub(super) fn now(&self) -> Ticks {
         if self.expires {
             self.clock.now()
         } else {
@@ -202,113 +201,6 @@ where
         Ok(value)
     }
 
-    /// Looks `key` up in its shard (callers have tried [`Self::front_lookup`]);
-    /// if it is not live, joins or starts its flight, which records `thread`
-    /// for a sync caller. Counts a hit, or (with `count`) a miss unless a
-    /// stale value came back, which the caller counts as it serves it or not.
-    pub(crate) fn claim(&self, key: &K, count: bool, thread: Option<ThreadTag>) -> Claim<'_, K, V> {
-        self.claim_hashed(self.local(), self.hasher.hash_one(key), key, count, thread)
-    }
-
-    /// [`Self::claim`] for a key whose hash is known, with this thread's state
-    /// `local` (whose front table keeps a copy of a value found).
-    #[inline]
-    pub(crate) fn claim_hashed(
-        &self,
-        local: &Local<K, V>,
-        hash: u64,
-        key: &K,
-        count: bool,
-        thread: Option<ThreadTag>,
-    ) -> Claim<'_, K, V> {
-        let now = self.now();
-        let claim = match self
-            .shard(hash)
-            .claim(hash, key, now, &self.config, &self.budget, thread)
-        {
-            Ok(seq) => shard::Claim::Lead { seq, stale: None },
-            Err(claim) => claim,
-        };
-        self.to_claim(local, hash, key, now, claim, count)
-    }
-
-    /// [`Self::claim_hashed`] for a sync caller on `thread`, with the common
-    /// outcome of a cold key set apart so that it costs no [`Claim`]: nothing
-    /// stale is kept and the caller leads, in the flight the `Ok` numbers
-    /// (`None`: single-flight is off). Counts the miss.
-    #[inline]
-    pub(crate) fn claim_to_lead(
-        &self,
-        local: &Local<K, V>,
-        hash: u64,
-        key: &K,
-        thread: ThreadTag,
-    ) -> Result<Option<u64>, Claim<'_, K, V>> {
-        let now = self.now();
-        let shard = self.shard(hash);
-        match shard.claim(hash, key, now, &self.config, &self.budget, Some(thread)) {
-            Ok(seq) => {
-                local.counters.miss();
-                Ok(seq)
-            }
-            Err(claim) => Err(self.to_claim(local, hash, key, now, claim, true)),
-        }
-    }
-
-    /// What the caller of `key` is to do, given what its shard decided at `now`.
-    fn to_claim(
-        &self,
-        local: &Local<K, V>,
-        hash: u64,
-        key: &K,
-        now: Ticks,
-        claim: shard::Claim<K, V>,
-        count: bool,
-    ) -> Claim<'_, K, V> {
-        let stale_since = |(value, expired_at): (V, Ticks)| Stale {
-            value,
-            expired_for: duration(now.saturating_sub(expired_at)),
-        };
-        let claim = match claim {
-            shard::Claim::Fresh(found) => {
-                let Lookup::Hit(value) = self.answer(local, hash, now, found) else {
-                    unreachable!("a fresh entry answers a hit")
-                };
-                local.counters.hit();
-                return Claim::Hit(value);
-            }
-            shard::Claim::Lead { seq, stale } => Claim::Lead {
-                guard: LeaderGuard::new(self, hash, self.leader_key(hash, key, seq), seq),
-                stale: stale.map(stale_since),
-            },
-            shard::Claim::Wait { latch, stale } => Claim::Wait {
-                latch,
-                stale: stale.map(stale_since),
-            },
-            shard::Claim::Reentrant { stale } => Claim::Reentrant {
-                stale: stale.map(stale_since),
-            },
-        };
-        if count && claim.stale().is_none() {
-            local.counters.miss();
-        }
-        claim
-    }
-
-    /// A copy of `key` for the leader of flight `seq`, whose guard holds it.
-    /// Copying runs user code (`Clone`) after the flight is registered and
-    /// before any guard exists: if it panics, the flight is abandoned here,
-    /// and its waiters try again instead of waiting for a leader that is gone.
-    fn leader_key(&self, hash: u64, key: &K, seq: Option<u64>) -> K {
-        let Some(seq) = seq else {
-            return key.clone();
-        };
-        let abandon = self.shard(hash).abandon_on_drop(hash, seq);
-        let copy = key.clone();
-        abandon.disarm();
-        copy
-    }
-
     /// This thread's state for this store, from the store's per-thread map.
     #[inline]
     pub(crate) fn local(&self) -> &Local<K, V> {
@@ -365,7 +257,13 @@ where
     }
 
     /// Turns what a shard found into an answer, keeping a front copy of a live value.
-    fn answer(&self, local: &Local<K, V>, hash: u64, now: Ticks, found: Found<K, V>) -> Lookup<V> {
+    pub(super) fn answer(
+        &self,
+        local: &Local<K, V>,
+        hash: u64,
+        now: Ticks,
+        found: Found<K, V>,
+    ) -> Lookup<V> {
         match found {
             Found::Fresh {
                 key,
@@ -390,7 +288,10 @@ where
 
     /// Retires a flight: applies its result to the store (unless an invalidation
     /// detached it), then hands its waiters the value, or the outcome given
-    /// when there is none.
+    /// when there is none. A stored value lives no longer than `fresh_for`
+    /// (what a remote tier said was left of it). Tells whether the flight was
+    /// still current: `false` once an invalidation detached it, so that its
+    /// result is written nowhere.
     ///
     /// The key is taken from `key` only once the entry is made: making it runs
     /// user code (the value's `Clone`, `ttl_fn`, the `None` test), and if that
@@ -402,23 +303,25 @@ where
         key: &mut Option<K>,
         seq: Option<u64>,
         result: Result<&V, Outcome<V>>,
-    ) {
+        fresh_for: Option<Duration>,
+    ) -> bool {
         let now = self.now();
         let mut landing = match &result {
+            Ok(_) if !self.config.local_tier => Landing::Keep,
             Ok(value) if self.config.skips(value) => Landing::Remove,
             Ok(value) => Landing::Store(Entry {
                 value: V::clone(value),
-                expires_at: self.expiry(now, value),
+                expires_at: self.capped_expiry(now, value, fresh_for),
             }),
             Err(_) => Landing::Keep,
         };
         let Some(mut key) = key.take() else {
-            return;
+            return false;
         };
         let shard = self.shard(hash);
-        let latch = loop {
+        let (latch, current) = loop {
             match shard.land(hash, key, seq, landing, now, &self.budget) {
-                Ok(latch) => break latch,
+                Ok(landed) => break landed,
                 Err((refused_key, entry)) => {
                     key = refused_key;
                     landing = Landing::Store(entry);
@@ -429,6 +332,17 @@ where
         latch.open_with(|| {
             result.map_or_else(|outcome| outcome, |value| Outcome::Value(value.clone()))
         });
+        current
+    }
+
+    /// When `value`, written at `now`, expires, but no later than `fresh_for` from now.
+    #[inline]
+    fn capped_expiry(&self, now: Ticks, value: &V, fresh_for: Option<Duration>) -> Ticks {
+        let expiry = self.expiry(now, value);
+        match fresh_for {
+            Some(left) => expiry.min(now.saturating_add(ticks(left))),
+            None => expiry,
+        }
     }
 
     /// A live value for `key`, without counting, promoting or running anything.
@@ -457,6 +371,9 @@ where
     }
 
     fn put(&self, key: K, value: V, detach: bool) {
+        if !self.config.local_tier {
+            return;
+        }
         if self.config.skips(&value) {
             self.remove(&key);
             return;
@@ -519,6 +436,12 @@ where
     /// Counts a store error (used by remote tiers).
     pub fn record_error(&self) {
         self.local().counters.error();
+    }
+
+    /// Turns the miss this thread counted for a call into a hit: the remote
+    /// tier answered it.
+    pub(crate) fn record_remote_hit(&self) {
+        self.local().counters.remote_hit();
     }
 
     /// Counts a miss that [`MemoryStore::lookup`] left to the caller.

@@ -1,0 +1,137 @@
+//! What a sync and an async handle share: the tiers of a cache, built on
+//! first use.
+
+use std::hash::Hash;
+use std::sync::OnceLock;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::memory::store::MemoryStore;
+use crate::remote::tier::{RemoteFactory, RemoteTier};
+use crate::stats::Stats;
+
+/// The tiers of one cache: the memory store, which keeps the flights, the
+/// stats and (unless the cache is remote-only) the values, and the remote
+/// tier behind it, if the cache has one.
+pub(crate) struct Tiers<K: Send, V: Send> {
+    pub(crate) memory: MemoryStore<K, V>,
+    pub(crate) remote: Option<Box<dyn RemoteTier<K, V>>>,
+}
+
+/// The lazily built tiers of a handle living in a `static`.
+pub(crate) struct LazyTiers<K: Send, V: Send> {
+    pub(crate) config: Config<V>,
+    remote: Option<RemoteFactory<K, V>>,
+    tiers: OnceLock<Tiers<K, V>>,
+}
+
+impl<K: Send, V: Send> LazyTiers<K, V> {
+    pub(crate) const fn new(config: Config<V>, remote: Option<RemoteFactory<K, V>>) -> Self {
+        Self {
+            config,
+            remote,
+            tiers: OnceLock::new(),
+        }
+    }
+}
+
+impl<K, V> LazyTiers<K, V>
+where
+    K: Hash + Eq + Clone + Send,
+    V: Clone + Send,
+{
+    #[inline]
+    pub(crate) fn get(&self) -> &Tiers<K, V> {
+        self.tiers.get_or_init(|| self.build(Clock::coarse()))
+    }
+
+    fn build(&self, clock: Clock) -> Tiers<K, V> {
+        Tiers {
+            memory: MemoryStore::with_clock(self.config, clock),
+            remote: self.remote.map(|make| make(&self.config)),
+        }
+    }
+
+    pub(crate) fn use_clock(&self, clock: Clock) -> bool {
+        let mut installed = false;
+        self.tiers.get_or_init(|| {
+            installed = true;
+            self.build(clock)
+        });
+        installed
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        let tiers = self.get();
+        let mut stats = tiers.memory.stats();
+        if let Some(remote) = &tiers.remote {
+            let remote = remote.stats();
+            stats.errors += remote.errors + remote.timeouts;
+            stats.remote = Some(remote);
+        }
+        stats
+    }
+}
+
+/// Writes the methods that both handles, [`crate::Cache`] and
+/// `AsyncCache`, have in the same form (each has a `core: LazyTiers` field).
+macro_rules! handle_basics {
+    ($handle:ident) => {
+        impl<K: Send, V: Send> $handle<K, V> {
+            /// A cache configured by `config`; nothing is allocated until first use.
+            pub const fn new(config: Config<V>) -> Self {
+                Self {
+                    core: LazyTiers::new(config, None),
+                }
+            }
+
+            /// A cache with a remote tier behind its memory store, built by
+            /// `remote` on first use (the Redis store, for `store = "redis"`).
+            pub const fn with_remote(config: Config<V>, remote: RemoteFactory<K, V>) -> Self {
+                Self {
+                    core: LazyTiers::new(config, Some(remote)),
+                }
+            }
+
+            /// The namespace: the function's module path and name unless set.
+            pub fn namespace(&self) -> &'static str {
+                self.core.config.namespace_str()
+            }
+        }
+
+        impl<K, V> $handle<K, V>
+        where
+            K: Hash + Eq + Clone + Send,
+            V: Clone + Send,
+        {
+            /// Makes the cache read `clock` (for example [`Clock::mock`] in tests).
+            /// Returns `false`, changing nothing, if the cache was already used.
+            pub fn use_clock(&self, clock: Clock) -> bool {
+                self.core.use_clock(clock)
+            }
+
+            /// The underlying in-process store.
+            pub fn store(&self) -> &MemoryStore<K, V> {
+                &self.core.get().memory
+            }
+
+            /// Entries held in process memory.
+            pub fn len(&self) -> usize {
+                self.store().len()
+            }
+
+            /// Whether no entry is held in process memory.
+            pub fn is_empty(&self) -> bool {
+                self.len() == 0
+            }
+
+            /// Hits, misses, evictions, expirations, errors, length and
+            /// capacity, and the remote tier's counters.
+            pub fn stats(&self) -> Stats {
+                self.core.stats()
+            }
+        }
+    };
+}
+
+pub(crate) use handle_basics;

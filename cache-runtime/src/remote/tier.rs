@@ -1,0 +1,80 @@
+//! The seam between the in-process store and a shared one: what a remote tier
+//! (Redis) must do for the call paths.
+//!
+//! The memory store keeps the flights, the stats and the hit path; a remote
+//! tier is asked only by the leader of a cold key, and written after the body
+//! ran. Its operations never fail in the caller's eyes: an error, a timeout or
+//! an open breaker is a miss or a skipped write, counted in its
+//! [`RemoteStats`].
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+/// A remote operation under way. It is `'static`, owns what it needs, and
+/// ends by itself within the tier's deadline, so a sync caller may block on
+/// it from any thread.
+pub type RemoteFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// What a remote tier holds for a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fetched<V> {
+    /// A value still fresh, for `fresh_for` more (`None`: it never expires).
+    Fresh {
+        /// The value.
+        value: V,
+        /// How long it stays fresh.
+        fresh_for: Option<Duration>,
+    },
+    /// A value past its freshness, kept for `stale_if_error` or `refresh_ahead`.
+    Stale {
+        /// The value.
+        value: V,
+        /// How long ago it stopped being fresh.
+        expired_for: Duration,
+    },
+    /// Nothing usable: absent, undecodable, foreign, or the tier failed.
+    Missing,
+}
+
+/// Counters of one remote tier, summed into [`crate::Stats`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RemoteStats {
+    /// Lookups answered with a usable value (fresh or stale).
+    pub hits: u64,
+    /// Lookups that found nothing usable (absent, undecodable or foreign).
+    pub misses: u64,
+    /// Operations that failed: connection refused or lost, a server error.
+    pub errors: u64,
+    /// Operations that ran past their deadline.
+    pub timeouts: u64,
+    /// Operations skipped because the circuit breaker was open.
+    pub skipped: u64,
+    /// Whether the breaker is open now (the tier is being skipped).
+    pub breaker_open: bool,
+}
+
+/// A shared tier behind the memory store: get with remaining TTL, put, remove,
+/// clear. Implementations apply the cache's expiry policy themselves (they are
+/// built from its [`crate::Config`]) and must never panic.
+pub trait RemoteTier<K, V>: Send + Sync {
+    /// What the tier holds for `key`. A `sliding` cache renews the entry.
+    fn get(&self, key: &K) -> RemoteFuture<Fetched<V>>;
+
+    /// Stores `value` for `key` under the cache's expiry policy (a value the
+    /// policy does not keep is not written). Nothing is sent until the future
+    /// is first polled, so a caller may drop it unpolled to write nothing.
+    fn put(&self, key: &K, value: &V) -> RemoteFuture<()>;
+
+    /// Removes `key`; tells whether an entry was there.
+    fn remove(&self, key: &K) -> RemoteFuture<bool>;
+
+    /// Removes every entry of the cache.
+    fn clear(&self) -> RemoteFuture<()>;
+
+    /// The tier's counters.
+    fn stats(&self) -> RemoteStats;
+}
+
+/// Builds a cache's remote tier on first use, from the cache's configuration.
+pub type RemoteFactory<K, V> = fn(&crate::Config<V>) -> Box<dyn RemoteTier<K, V>>;
