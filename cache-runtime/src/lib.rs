@@ -6,7 +6,10 @@
 //! - [`Clock`]: a coarse clock read with one atomic load (or a mock one);
 //! - single-flight per key, so a cold key is computed once however many
 //!   callers ask at the same time;
-//! - [`Stats`]: counters striped per thread, summed when read.
+//! - [`Stats`]: counters striped per thread, summed when read;
+//! - with the `redis` feature, the wire formats of the Redis tier: the Redis
+//!   key of a Rust key (`redis_key`) and the envelope a value is stored in
+//!   (`seal`, `open`, `Codec`).
 //!
 //! Users depend on the `memocache` crate, which re-exports this one.
 #![deny(missing_docs)]
@@ -24,6 +27,8 @@ mod latch;
 mod leader;
 mod local;
 mod nesting;
+#[cfg(feature = "redis")]
+mod remote;
 mod shape;
 mod shard;
 mod stats;
@@ -36,6 +41,13 @@ pub use clock::{Clock, MockTime, Ticks};
 pub use config::{Capacity, Config, DEFAULT_SIZE};
 pub use front::{MAX_SLOTS as FRONT_SLOTS, PROMOTE_EVERY};
 pub use local::ThreadSlot;
+#[cfg(feature = "json")]
+pub use remote::Json;
+#[cfg(feature = "redis")]
+pub use remote::{
+    fingerprint, open, redis_key, scan_pattern, seal, Bincode, Codec, CodecError, Opened, Rejected,
+    DEFAULT_MAX_VALUE_BYTES, FORMAT, HEADER_LEN,
+};
 pub use shape::{Fallible, Plain, ReturnShape};
 pub use stats::Stats;
 pub use store::{Lookup, MemoryStore};
