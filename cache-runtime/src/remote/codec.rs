@@ -10,6 +10,9 @@
 //! a codec must bound what it allocates whatever the bytes claim (a length
 //! prefix saying 2^60 elements, say) and must never panic.
 
+mod guard;
+
+use std::cell::Cell;
 use std::fmt;
 
 use serde::de::DeserializeOwned;
@@ -99,10 +102,20 @@ impl std::error::Error for CodecError {}
 /// fails once the count passes a limit, but that limit is a const generic. The
 /// runtime `limit` is therefore rounded up to the next power of four, from
 /// 4 KiB to [`Bincode::MAX_LIMIT`] (limits past it are clamped to it), so a
-/// string that claims more than the limit fails before any allocation and the
-/// claims of a whole value stay below four times `limit`. Besides, the input
-/// itself may not be longer than `limit`, and serde caps what a sequence or
-/// map preallocates from its claimed length at 1 MiB.
+/// string that claims more than that fails before any allocation and the
+/// claims of a whole value stay below four times `limit`. The input itself may
+/// not be longer than `limit`.
+///
+/// bincode trusts the length prefix of a sequence or map, so the decode runs
+/// under a guard that cuts the size hint serde preallocates from to the input
+/// bytes left, allows no more than `limit` sequence, map and struct elements
+/// in all (an element takes a byte or more, unless it is zero-sized), and
+/// allows nesting [`Bincode::MAX_DEPTH`] levels deep (a recursive type could
+/// otherwise overflow the stack).
+///
+/// What a decode allocates thus stays within a small multiple of `limit`; the
+/// multiple is how much larger a value is in memory than encoded, a property
+/// of the type (about 3 for a `Vec<String>` of empty strings).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Bincode;
 
@@ -111,6 +124,10 @@ impl Bincode {
     /// caps a string value at 512 MiB, and a bincode value decodes to at most
     /// a few times its encoded size.
     pub const MAX_LIMIT: usize = 1 << 30;
+
+    /// How deep sequences, maps, structs, enums, options and newtype structs
+    /// may nest in a decoded value.
+    pub const MAX_DEPTH: u32 = guard::MAX_DEPTH;
 }
 
 fn bincode_error(error: bincode::error::DecodeError, ceiling: usize) -> CodecError {
@@ -136,19 +153,27 @@ fn bincode_ceiling(limit: usize) -> usize {
     }
 }
 
-/// Decodes with bincode's claim limit set to `N`.
+/// Decodes the whole of `bytes` with bincode's claim limit set to `N`, under
+/// a [`guard`] that allows `limit` elements.
 fn bincode_within<V: DeserializeOwned, const N: usize>(
     bytes: &[u8],
+    limit: usize,
 ) -> Result<V, bincode::error::DecodeError> {
+    let input_left = Cell::new(bytes.len());
+    let reader = guard::CountingReader::new(bytes, &input_left);
     let config = bincode::config::standard().with_limit::<N>();
-    let (value, read) = bincode::serde::decode_from_slice(bytes, config)?;
-    if read != bytes.len() {
-        return Err(bincode::error::DecodeError::OtherString(format!(
-            "{} trailing bytes after the value",
-            bytes.len() - read
-        )));
+    let mut decoder = bincode::serde::OwnedSerdeDecoder::from_reader(reader, config);
+    let budget = guard::Budget::new(&input_left, limit);
+    let value = V::deserialize(guard::Guarded {
+        inner: decoder.as_deserializer(),
+        budget: &budget,
+    })?;
+    match input_left.get() {
+        0 => Ok(value),
+        trailing => Err(bincode::error::DecodeError::OtherString(format!(
+            "{trailing} trailing bytes after the value"
+        ))),
     }
-    Ok(value)
 }
 
 impl Codec for Bincode {
@@ -167,16 +192,16 @@ impl Codec for Bincode {
         // One instance of the decoder per ceiling.
         let ceiling = bincode_ceiling(limit);
         let decoded = match ceiling.trailing_zeros() {
-            12 => bincode_within::<V, { 1 << 12 }>(bytes),
-            14 => bincode_within::<V, { 1 << 14 }>(bytes),
-            16 => bincode_within::<V, { 1 << 16 }>(bytes),
-            18 => bincode_within::<V, { 1 << 18 }>(bytes),
-            20 => bincode_within::<V, { 1 << 20 }>(bytes),
-            22 => bincode_within::<V, { 1 << 22 }>(bytes),
-            24 => bincode_within::<V, { 1 << 24 }>(bytes),
-            26 => bincode_within::<V, { 1 << 26 }>(bytes),
-            28 => bincode_within::<V, { 1 << 28 }>(bytes),
-            _ => bincode_within::<V, { Bincode::MAX_LIMIT }>(bytes),
+            12 => bincode_within::<V, { 1 << 12 }>(bytes, limit),
+            14 => bincode_within::<V, { 1 << 14 }>(bytes, limit),
+            16 => bincode_within::<V, { 1 << 16 }>(bytes, limit),
+            18 => bincode_within::<V, { 1 << 18 }>(bytes, limit),
+            20 => bincode_within::<V, { 1 << 20 }>(bytes, limit),
+            22 => bincode_within::<V, { 1 << 22 }>(bytes, limit),
+            24 => bincode_within::<V, { 1 << 24 }>(bytes, limit),
+            26 => bincode_within::<V, { 1 << 26 }>(bytes, limit),
+            28 => bincode_within::<V, { 1 << 28 }>(bytes, limit),
+            _ => bincode_within::<V, { Bincode::MAX_LIMIT }>(bytes, limit),
         };
         decoded.map_err(|error| bincode_error(error, ceiling))
     }
