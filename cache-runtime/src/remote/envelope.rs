@@ -1,13 +1,6 @@
 //! The envelope: what is stored under a Redis key.
 //!
-//! ```text
-//! byte 0       format byte, FORMAT (0xF5 for this layout)
-//! byte 1       codec ID (Codec::ID: 1 bincode, 2 json)
-//! bytes 2..10  fingerprint of the value type, codec and version, u64 little endian
-//! bytes 10..18 logical expiry, u64 little endian, Unix epoch milliseconds,
-//!              u64::MAX for never
-//! bytes 18..   payload, the value as the codec encodes it
-//! ```
+//! The layout is documented on [`seal`].
 //!
 //! The logical expiry is the writer's idea of freshness; the Redis TTL may run
 //! past it so that a stale value can still be served (`refresh_ahead`,
@@ -68,6 +61,17 @@ pub fn fingerprint<V: ?Sized>(codec_id: u8, version: u64) -> u64 {
 ///
 /// The expiry is stored in whole milliseconds, rounded down; a time before
 /// the Unix epoch is stored as the epoch.
+///
+/// # Layout
+///
+/// ```text
+/// byte 0       format byte, FORMAT (0xF5 for this layout)
+/// byte 1       codec ID (Codec::ID: 1 bincode, 2 json)
+/// bytes 2..10  fingerprint of the value type, codec and version, u64 little endian
+/// bytes 10..18 logical expiry, u64 little endian, Unix epoch milliseconds,
+///              u64::MAX for never
+/// bytes 18..   payload, the value as the codec encodes it
+/// ```
 pub fn seal<C: Codec, V: Serialize + ?Sized>(
     value: &V,
     fingerprint: u64,

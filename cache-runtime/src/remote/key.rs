@@ -1,46 +1,10 @@
 //! Redis keys: how a namespace and a Rust key become the key of an entry.
 //!
-//! A key is `{namespace}:{rendering}`, the namespace as given. The rendering
-//! has one of two forms, chosen by the shape the key's `Serialize` emits, so a
-//! key type always takes the same form:
-//!
-//! **Readable**, for keys made of integers, `bool`, `char`, strings, unit `()`,
-//! newtype structs of those, and tuples, tuple structs and arrays of those
-//! (nested or not):
-//!
-//! - an integer (`i8` to `i128`, `u8` to `u128`) is its decimal form, with a
-//!   leading `-` when negative: `42`, `-7`;
-//! - a `bool` is `true` or `false`;
-//! - a string or `char` is its UTF-8 text, in which each of the characters
-//!   `%` `:` `~`, U+0000 to U+001F and U+007F is replaced by `%` and its two
-//!   uppercase hex digits (`%25`, `%3A`, `%7E`, `%0A`, ...); every other
-//!   character, non-ASCII included, stays as it is;
-//! - unit `()` is the empty string;
-//! - a newtype struct is its field;
-//! - a tuple is its elements' renderings joined with `:`.
-//!
-//! So `("page", 3, 20)` in namespace `shop` is `shop:page:3:20`, the string
-//! `"a:b"` is `shop:a%3Ab`, and `()` is `shop:`. In Python, a string part is
-//! `re.sub(r'[%:~\x00-\x1f\x7f]', lambda m: '%%%02X' % ord(m.group()), s)`.
-//! Since escaped strings hold no `:`, and a key type fixes how many parts a
-//! key has and which kind each one is, two keys of one type never share a
-//! rendering.
-//!
-//! **Binary**, for every other shape anywhere in the key (floats, `Option`,
-//! enums, structs with named fields, unit structs, sequences, maps, bytes):
-//! `~` followed by the base64url encoding, without padding, of the key's
-//! bincode 2 encoding with `bincode::config::standard()`. `~` never starts a
-//! readable rendering, since strings escape it.
-//!
-//! The readable form serializes as a human-readable format
-//! (`is_human_readable()` is true), so types such as IP addresses that render
-//! themselves as text when asked keep a readable key. The form depends on the
-//! value only for keys whose `Serialize` picks its shape by value (untagged
-//! enums, hand-written impls); such keys must stay injective on their own.
-//!
-//! The namespace is not escaped: namespaces should not be `{other}:...` of one
-//! another, since [`scan_pattern`] of `shop` also matches the keys of
-//! `shop:product`.
+//! [`redis_key`] renders a namespace and a Rust key as the key of an entry,
+//! readable where the key is made of integers, strings and tuples of them,
+//! binary-safe otherwise; [`scan_pattern`] is the `SCAN MATCH` pattern of a
+//! namespace. The format is documented on [`redis_key`], for code in other
+//! languages that deletes keys on update.
 
 use std::fmt::{self, Write as _};
 
@@ -49,10 +13,54 @@ use serde::ser::{self, Impossible, Serialize, Serializer};
 
 use super::codec::CodecError;
 
-/// The Redis key of `key` in `namespace` (see the module docs for the format).
+/// The Redis key of `key` in `namespace`.
 ///
 /// Fails only when the key's `Serialize` fails (a `Path` that is not UTF-8, a
 /// sequence of unknown length): such a key cannot be stored in Redis.
+///
+/// # Format
+///
+/// A key is `{namespace}:{rendering}`, the namespace as given. The rendering
+/// has one of two forms, chosen by the shape the key's `Serialize` emits, so a
+/// key type always takes the same form:
+///
+/// **Readable**, for keys made of integers, `bool`, `char`, strings, unit `()`,
+/// newtype structs of those, and tuples, tuple structs and arrays of those
+/// (nested or not):
+///
+/// - an integer (`i8` to `i128`, `u8` to `u128`) is its decimal form, with a
+///   leading `-` when negative: `42`, `-7`;
+/// - a `bool` is `true` or `false`;
+/// - a string or `char` is its UTF-8 text, in which each of the characters
+///   `%` `:` `~`, U+0000 to U+001F and U+007F is replaced by `%` and its two
+///   uppercase hex digits (`%25`, `%3A`, `%7E`, `%0A`, ...); every other
+///   character, non-ASCII included, stays as it is;
+/// - unit `()` is the empty string;
+/// - a newtype struct is its field;
+/// - a tuple is its elements' renderings joined with `:`.
+///
+/// So `("page", 3, 20)` in namespace `shop` is `shop:page:3:20`, the string
+/// `"a:b"` is `shop:a%3Ab`, and `()` is `shop:`. In Python, a string part is
+/// `re.sub(r'[%:~\x00-\x1f\x7f]', lambda m: '%%%02X' % ord(m.group()), s)`.
+/// Since escaped strings hold no `:`, and a key type fixes how many parts a
+/// key has and which kind each one is, two keys of one type never share a
+/// rendering.
+///
+/// **Binary**, for every other shape anywhere in the key (floats, `Option`,
+/// enums, structs with named fields, unit structs, sequences, maps, bytes):
+/// `~` followed by the base64url encoding, without padding, of the key's
+/// bincode 2 encoding with `bincode::config::standard()`. `~` never starts a
+/// readable rendering, since strings escape it.
+///
+/// The readable form serializes as a human-readable format
+/// (`is_human_readable()` is true), so types such as IP addresses that render
+/// themselves as text when asked keep a readable key. The form depends on the
+/// value only for keys whose `Serialize` picks its shape by value (untagged
+/// enums, hand-written impls); such keys must stay injective on their own.
+///
+/// The namespace is not escaped: namespaces should not be `{other}:...` of one
+/// another, since [`scan_pattern`] of `shop` also matches the keys of
+/// `shop:product`.
 pub fn redis_key<K: Serialize + ?Sized>(namespace: &str, key: &K) -> Result<String, CodecError> {
     let mut readable = Readable {
         out: String::with_capacity(namespace.len() + 24),
