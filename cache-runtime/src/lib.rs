@@ -6,7 +6,11 @@
 //! - [`Clock`]: a coarse clock read with one atomic load (or a mock one);
 //! - single-flight per key, so a cold key is computed once however many
 //!   callers ask at the same time;
-//! - [`Stats`]: counters striped per thread, summed when read.
+//! - [`Stats`]: counters striped per thread, summed when read;
+//! - [`RemoteTier`]: the seam a shared tier plugs into, and with the `redis`
+//!   feature the Redis tier: its settings, the Redis key of a Rust key
+//!   (`redis_key`) and the envelope a value is stored in (`seal`, `open`,
+//!   `Codec`).
 //!
 //! Users depend on the `memocache` crate, which re-exports this one.
 #![deny(missing_docs)]
@@ -28,5 +32,12 @@ pub use memory::front::{MAX_SLOTS as FRONT_SLOTS, PROMOTE_EVERY};
 pub use memory::local::ThreadSlot;
 pub use memory::store::{Lookup, MemoryStore};
 pub use remote::tier::{Fetched, RemoteFactory, RemoteFuture, RemoteStats, RemoteTier};
+#[cfg(feature = "json")]
+pub use remote::Json;
+#[cfg(feature = "redis")]
+pub use remote::{
+    fingerprint, open, redis_key, scan_pattern, seal, Bincode, Codec, CodecError, Opened, Rejected,
+    DEFAULT_MAX_VALUE_BYTES, FORMAT, HEADER_LEN,
+};
 pub use shape::{Fallible, Plain, ReturnShape};
 pub use stats::Stats;

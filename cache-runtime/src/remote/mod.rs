@@ -1,4 +1,26 @@
 //! The shared tier behind the memory store: the seam the call paths use
-//! ([`tier`]) and, with the `redis` feature, the Redis store.
+//! ([`tier`]) and, with the `redis` feature, the Redis tier:
+//!
+//! - [`codec`]: the [`Codec`] trait and the built-in value codecs;
+//! - [`envelope`]: the header around a stored value ([`seal`], [`open`]);
+//! - [`key`]: the Redis key of a Rust key ([`redis_key`], [`scan_pattern`]);
+//! - [`redis`]: settings, the connection and the store itself.
 
+#[cfg(feature = "redis")]
+pub(crate) mod codec;
+#[cfg(feature = "redis")]
+pub(crate) mod envelope;
+#[cfg(feature = "redis")]
+pub(crate) mod key;
 pub(crate) mod tier;
+
+#[cfg(feature = "json")]
+pub use codec::Json;
+#[cfg(feature = "redis")]
+pub use codec::{Bincode, Codec, CodecError};
+#[cfg(feature = "redis")]
+pub use envelope::{
+    fingerprint, open, seal, Opened, Rejected, DEFAULT_MAX_VALUE_BYTES, FORMAT, HEADER_LEN,
+};
+#[cfg(feature = "redis")]
+pub use key::{redis_key, scan_pattern};
