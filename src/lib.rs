@@ -31,14 +31,31 @@ pub use memocache_macros::cached;
 #[cfg(feature = "tokio")]
 pub use memocache_runtime::AsyncCache;
 pub use memocache_runtime::{
-    Cache, Capacity, Clock, Config, Lookup, MemoryStore, MockTime, Stats, DEFAULT_SIZE,
+    Cache, Capacity, Clock, Config, Fetched, Lookup, MemoryStore, MockTime, RemoteFactory,
+    RemoteFuture, RemoteStats, RemoteTier, Stats, DEFAULT_SIZE,
 };
+
+/// The Redis store (feature `redis`): where Redis is and how long to wait for
+/// it, and the codecs of its values.
+#[cfg(feature = "redis")]
+pub mod redis {
+    #[cfg(feature = "json")]
+    pub use memocache_runtime::Json;
+    pub use memocache_runtime::{
+        configure, configure_namespace, Bincode, Codec, CodecError, RedisSettings, SettingsError,
+        DEFAULT_URL, URL_VARIABLE,
+    };
+}
 
 /// What the generated code calls. Not a public API: it may change in any release.
 #[doc(hidden)]
 pub mod __private {
     pub use core::time::Duration;
+    #[cfg(feature = "json")]
+    pub use memocache_runtime::Json;
     #[cfg(feature = "tokio")]
     pub use memocache_runtime::{call_async, call_async_refreshing};
     pub use memocache_runtime::{call_sync_in, Config, Fallible, Plain, ThreadSlot};
+    #[cfg(feature = "redis")]
+    pub use memocache_runtime::{redis_tier, Bincode};
 }

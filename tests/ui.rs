@@ -1,7 +1,9 @@
 //! Compile-time behaviour of `#[cached]` and `#[async_cached]`: every misuse
 //! is a compile error at the offending token (`tests/ui/*.rs`, with the
 //! expected messages in the `.stderr` files next to them), and the supported
-//! shapes of functions compile and run (`tests/ui/pass/`).
+//! shapes of functions compile and run (`tests/ui/pass/`), with the Redis
+//! cases when the `redis` feature is on (`tests/ui/redis/`, `tests/ui/pass_redis/`;
+//! the cases of a build without it are in `ui_without_redis.rs`).
 //!
 //! Regenerate the expected output after changing a message with
 //! `TRYBUILD=overwrite cargo test --test ui`, then read the diff.
@@ -11,4 +13,8 @@ fn ui() {
     let cases = trybuild::TestCases::new();
     cases.compile_fail("tests/ui/*.rs");
     cases.pass("tests/ui/pass/*.rs");
+    if cfg!(feature = "redis") {
+        cases.compile_fail("tests/ui/redis/*.rs");
+        cases.pass("tests/ui/pass_redis/*.rs");
+    }
 }

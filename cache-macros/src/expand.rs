@@ -30,6 +30,12 @@ pub(crate) fn expand(plan: &Plan) -> TokenStream {
     let (key, value) = (&plan.key.ty, &plan.output.value);
     let cache = plan.flavor.cache_type(krate);
     let config = config(plan);
+    let make = match remote_codec(plan) {
+        Some(codec) => quote! {
+            #cache::with_remote(#config, #krate::__private::redis_tier::<#key, #value, #krate::__private::#codec>)
+        },
+        None => quote!(#cache::new(#config)),
+    };
     let handle = &plan.handle;
     let doc = doc(plan);
     let vis = &plan.func.vis;
@@ -38,7 +44,7 @@ pub(crate) fn expand(plan: &Plan) -> TokenStream {
         quote! {
             #[doc = #doc]
             #vis fn #handle() -> &'static #cache<#key, #value> {
-                static HANDLE: #cache<#key, #value> = #cache::new(#config);
+                static HANDLE: #cache<#key, #value> = #make;
                 &HANDLE
             }
             #func
@@ -48,7 +54,7 @@ pub(crate) fn expand(plan: &Plan) -> TokenStream {
         quote! {
             #func
             #[doc = #doc]
-            #vis static #handle: #cache<#key, #value> = #cache::new(#config);
+            #vis static #handle: #cache<#key, #value> = #make;
         }
     }
 }
@@ -197,24 +203,22 @@ fn config(plan: &Plan) -> TokenStream {
         let number = Literal::u64_unsuffixed(version.value);
         chain.extend(quote_spanned!(version.name.span()=> .version(#number)));
     }
-    // Unreachable until the Redis store lands: validation rejects `store = "redis"`
-    // and a `codec` without it.
     if let Some(store) = o.store.as_ref().filter(|s| s.value == Store::Redis) {
-        chain.extend(quote_spanned!(store.name.span()=> .redis()));
-    }
-    if let Some(codec) = &o.codec {
-        let codec_name = Ident::new(
-            match codec.value {
-                Codec::Json => "Json",
-                Codec::Bincode => "Bincode",
-            },
-            codec.name.span(),
-        );
-        chain.extend(
-            quote_spanned!(codec.name.span()=> .codec(#krate::__private::Codec::#codec_name)),
-        );
+        chain.extend(quote_spanned!(store.name.span()=> .remote_only()));
     }
     chain
+}
+
+/// The codec type of a Redis cache (`None`: the cache has no remote tier).
+fn remote_codec(plan: &Plan) -> Option<Ident> {
+    let o = &plan.options;
+    o.store.as_ref().filter(|s| s.value == Store::Redis)?;
+    let (name, span) = match &o.codec {
+        Some(codec) if codec.value == Codec::Json => ("Json", codec.name.span()),
+        Some(codec) => ("Bincode", codec.name.span()),
+        None => ("Bincode", Span::call_site()),
+    };
+    Some(Ident::new(name, span))
 }
 
 /// The handle's documentation, linking the function.

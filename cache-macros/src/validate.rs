@@ -1,7 +1,7 @@
 //! Every cross-check between the attribute, its options and the function,
 //! ending in the `Plan` that `expand` turns into code.
 
-use crate::attr::{Options, Store};
+use crate::attr::{Codec, Options, Store};
 use crate::errors::Errors;
 use crate::flavor::Flavor;
 use crate::key::{self, Key};
@@ -141,24 +141,42 @@ fn check_options(flavor: Flavor, o: &Options, errors: &mut Errors) {
         }
     }
     let redis = matches!(&o.store, Some(store) if store.value == Store::Redis);
-    // The Redis store is not built yet: `store = "redis"` is always rejected,
-    // naming the feature of the facade that is to carry it.
     if let (Some(store), true) = (&o.store, redis) {
-        errors.push(syn::Error::new_spanned(
-            &store.tokens,
-            format!(
-                "`store = \"redis\"` needs the `redis` feature of memocache: enable it with \
+        if !cfg!(feature = "redis") {
+            errors.push(syn::Error::new_spanned(
+                &store.tokens,
+                format!(
+                    "`store = \"redis\"` needs the `redis` feature of memocache: enable it with \
                  `memocache = {{ version = \"{}.{}\", features = [\"redis\"] }}` in Cargo.toml",
-                env!("CARGO_PKG_VERSION_MAJOR"),
-                env!("CARGO_PKG_VERSION_MINOR"),
-            ),
-        ));
+                    env!("CARGO_PKG_VERSION_MAJOR"),
+                    env!("CARGO_PKG_VERSION_MINOR"),
+                ),
+            ));
+        }
+        if let Some(size) = &o.size {
+            errors.push(size.error(
+                "`size` with `store = \"redis\"` would put a local tier in front of Redis, which is not \
+                 available yet: remove `size` (every call asks Redis, and concurrent calls of a key share one request)",
+            ));
+        }
+        if let Some(unbounded) = &o.unbounded {
+            errors.push(unbounded.error(
+                "`unbounded` bounds the in-process store, and `store = \"redis\"` keeps no value in process: remove it",
+            ));
+        }
     }
     if let (Some(codec), false) = (&o.codec, redis) {
         errors.push(codec.error(
             "`codec` chooses how values are encoded in Redis, so it needs `store = \"redis\"`; \
              remove it (the in-memory store keeps values as they are)",
         ));
+    }
+    if let (Some(codec), true) = (&o.codec, redis) {
+        if codec.value == Codec::Json && !cfg!(feature = "json") {
+            errors.push(codec.error(
+                "`codec = \"json\"` needs the `json` feature of memocache: add it next to `redis` in Cargo.toml",
+            ));
+        }
     }
     if let Some(ttl_fn) = &o.ttl_fn {
         if let Expr::Path(path) = &ttl_fn.value {

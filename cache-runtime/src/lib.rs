@@ -36,8 +36,9 @@ pub use remote::tier::{Fetched, RemoteFactory, RemoteFuture, RemoteStats, Remote
 pub use remote::Json;
 #[cfg(feature = "redis")]
 pub use remote::{
-    fingerprint, open, redis_key, scan_pattern, seal, Bincode, Codec, CodecError, Opened, Rejected,
-    DEFAULT_MAX_VALUE_BYTES, FORMAT, HEADER_LEN,
+    configure, configure_namespace, fingerprint, open, redis_key, redis_tier, scan_pattern, seal,
+    Bincode, Codec, CodecError, Opened, RedisSettings, RedisStore, Rejected, SettingsError,
+    DEFAULT_MAX_VALUE_BYTES, DEFAULT_URL, FORMAT, HEADER_LEN, URL_VARIABLE,
 };
 pub use shape::{Fallible, Plain, ReturnShape};
 pub use stats::Stats;

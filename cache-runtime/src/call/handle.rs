@@ -125,6 +125,13 @@ macro_rules! handle_basics {
                 self.len() == 0
             }
 
+            /// The key under which the remote tier stores `key`'s value
+            /// (`shop:product:42` in Redis); `None` for a cache without a
+            /// remote tier, or a key it cannot store.
+            pub fn remote_key(&self, key: &K) -> Option<String> {
+                self.core.get().remote.as_ref()?.key_name(key)
+            }
+
             /// Hits, misses, evictions, expirations, errors, length and
             /// capacity, and the remote tier's counters.
             pub fn stats(&self) -> Stats {

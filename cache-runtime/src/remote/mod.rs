@@ -12,6 +12,8 @@ pub(crate) mod codec;
 pub(crate) mod envelope;
 #[cfg(feature = "redis")]
 pub(crate) mod key;
+#[cfg(feature = "redis")]
+pub(crate) mod redis;
 pub(crate) mod tier;
 
 #[cfg(feature = "json")]
@@ -24,3 +26,9 @@ pub use envelope::{
 };
 #[cfg(feature = "redis")]
 pub use key::{redis_key, scan_pattern};
+#[cfg(feature = "redis")]
+pub use redis::settings::{
+    configure, configure_namespace, RedisSettings, SettingsError, DEFAULT_URL, URL_VARIABLE,
+};
+#[cfg(feature = "redis")]
+pub use redis::{redis_tier, store::RedisStore};

@@ -72,6 +72,10 @@ pub trait RemoteTier<K, V>: Send + Sync {
     /// Removes every entry of the cache.
     fn clear(&self) -> RemoteFuture<()>;
 
+    /// The name under which the tier stores `key` (a Redis key), if it can
+    /// store it at all.
+    fn key_name(&self, key: &K) -> Option<String>;
+
     /// The tier's counters.
     fn stats(&self) -> RemoteStats;
 }

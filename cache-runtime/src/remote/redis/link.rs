@@ -1,0 +1,182 @@
+//! One shared, multiplexed connection per Redis server, behind a deadline and
+//! a circuit breaker.
+//!
+//! The connection is made lazily, so a process starts and serves with Redis
+//! down. Every operation runs on the library's runtime under its deadline; a
+//! failure or a timeout counts against the breaker, and when the breaker
+//! opens the connection is dropped, to be made anew by the next operation it
+//! admits. That is what recovers from a frozen server (whose connection only
+//! ever times out) and from a refused password (which ends redis-rs's own
+//! reconnecting for good).
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Client, Cmd, IntoConnectionInfo, ProtocolVersion, RedisError, Value};
+
+use crate::remote::redis::breaker::{Admission, Breaker, Verdict};
+use crate::remote::redis::report::Reporter;
+use crate::remote::redis::runtime;
+use crate::remote::redis::settings::RedisSettings;
+
+/// Why an operation went without Redis.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The breaker is open: Redis was not asked.
+    Skipped,
+    /// No answer within the deadline.
+    TimedOut,
+    /// Redis, or the way to it, failed.
+    Failed(String),
+}
+
+/// A connection to one server, shared by every cache that uses it.
+pub(crate) struct Link {
+    url: String,
+    client: Result<Client, String>,
+    manager: Mutex<Option<ConnectionManager>>,
+    breaker: Breaker,
+    timeout: Duration,
+    reporter: Reporter,
+}
+
+/// The links of the process, by URL and trusted certificate.
+type Links = HashMap<(String, Option<Vec<u8>>), Arc<Link>>;
+
+static LINKS: OnceLock<Mutex<Links>> = OnceLock::new();
+
+impl Link {
+    /// The link to the server `settings` name, made on first request.
+    pub(crate) fn shared(settings: &RedisSettings) -> Arc<Link> {
+        let key = (settings.url.clone(), settings.root_certificate.clone());
+        LINKS
+            .get_or_init(Mutex::default)
+            .lock()
+            .entry(key)
+            .or_insert_with(|| Arc::new(Link::new(settings)))
+            .clone()
+    }
+
+    fn new(settings: &RedisSettings) -> Self {
+        Self {
+            url: settings.url.clone(),
+            client: client(settings).map_err(|error| error.to_string()),
+            manager: Mutex::new(None),
+            breaker: Breaker::new(settings.failures_to_open, settings.cool_down),
+            timeout: settings.timeout,
+            reporter: Reporter::default(),
+        }
+    }
+
+    /// Whether the breaker is skipping Redis now.
+    pub(crate) fn is_open(&self) -> bool {
+        self.breaker.is_open()
+    }
+
+    /// Runs `cmd` under the deadline, unless the breaker skips Redis.
+    pub(crate) async fn run(self: Arc<Self>, cmd: Cmd) -> Result<Value, Failure> {
+        let admission = self.breaker.admit(Instant::now());
+        if admission == Admission::Skip {
+            return Err(Failure::Skipped);
+        }
+        let link = Arc::clone(&self);
+        let outcome = runtime::spawn(async move {
+            let mut manager = link.manager()?;
+            match tokio::time::timeout(link.timeout, manager.send_packed_command(&cmd)).await {
+                Ok(answer) => answer.map_err(|error| Failure::Failed(describe(&error))),
+                Err(_) => Err(Failure::TimedOut),
+            }
+        })
+        .await
+        .unwrap_or_else(|join| Err(Failure::Failed(join.to_string())));
+        let verdict = match &outcome {
+            Ok(_) => Verdict::Answered,
+            // A key holding another type answers for a live server.
+            Err(Failure::Failed(error)) if error.starts_with("WRONGTYPE") => Verdict::Answered,
+            Err(_) => Verdict::Failed,
+        };
+        if let Err(failure) = &outcome {
+            let what: &dyn std::fmt::Display = match failure {
+                Failure::TimedOut => &"no answer within the deadline",
+                Failure::Failed(error) => error,
+                Failure::Skipped => &"skipped",
+            };
+            self.reporter.failure(&self.url, what);
+        }
+        if self.breaker.record(admission, verdict, Instant::now()) {
+            tracing::warn!(
+                target: "memocache::redis",
+                url = %crate::remote::redis::report::redact(&self.url),
+                "Redis circuit breaker opened: skipping Redis for a cool-down"
+            );
+            // A new connection will be made by the next operation admitted.
+            self.manager.lock().take();
+        }
+        outcome
+    }
+
+    /// The connection, made now (on the library's runtime) if there is none.
+    fn manager(&self) -> Result<ConnectionManager, Failure> {
+        let client = self
+            .client
+            .as_ref()
+            .map_err(|e| Failure::Failed(e.clone()))?;
+        let mut manager = self.manager.lock();
+        if let Some(manager) = &*manager {
+            return Ok(manager.clone());
+        }
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.timeout))
+            .set_response_timeout(None)
+            .set_number_of_retries(1)
+            .set_min_delay(Duration::from_millis(10))
+            .set_max_delay(self.timeout);
+        let made = ConnectionManager::new_lazy_with_config(client.clone(), config)
+            .map_err(|error| Failure::Failed(describe(&error)))?;
+        *manager = Some(made.clone());
+        Ok(made)
+    }
+}
+
+/// A client for `settings`, speaking RESP3.
+fn client(settings: &RedisSettings) -> Result<Client, RedisError> {
+    let info = settings.url.as_str().into_connection_info()?;
+    let redis = info
+        .redis_settings()
+        .clone()
+        .set_protocol(ProtocolVersion::RESP3);
+    let info = info.set_redis_settings(redis);
+    #[cfg(feature = "redis-tls")]
+    if let Some(root_cert) = &settings.root_certificate {
+        install_crypto_provider();
+        let certificates = redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(root_cert.clone()),
+        };
+        return Client::build_with_tls(info, certificates);
+    }
+    #[cfg(feature = "redis-tls")]
+    if settings.url.starts_with("rediss://") {
+        install_crypto_provider();
+    }
+    Client::open(info)
+}
+
+/// rustls needs a process-wide crypto provider; memocache installs ring's
+/// unless the application installed one first.
+#[cfg(feature = "redis-tls")]
+fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// An error as one line, with the server's code (`WRONGTYPE`, `NOPERM`...)
+/// first when there is one.
+fn describe(error: &RedisError) -> String {
+    match error.code() {
+        Some(code) => format!("{code}: {error}"),
+        None => error.to_string(),
+    }
+}

@@ -1,0 +1,313 @@
+//! The Redis tier of one cache: its keys (`{namespace}:{key}`), its values (an
+//! envelope around the codec's bytes) and its commands.
+//!
+//! `GET` (`GETEX ... PX` for a sliding cache), `SET ... PX`, `UNLINK`, and
+//! `SCAN MATCH` + `UNLINK` in batches for `clear`. Every operation goes
+//! through the shared [`Link`], so none waits past the deadline, and none
+//! fails in the caller's eyes: an error is a miss or a skipped write.
+
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use redis::{Cmd, Value};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::remote::codec::Codec;
+use crate::remote::envelope::{fingerprint, open, seal};
+use crate::remote::key::{redis_key, scan_pattern};
+use crate::remote::redis::link::{Failure, Link};
+use crate::remote::redis::settings::settings_for;
+use crate::remote::tier::{Fetched, RemoteFuture, RemoteStats, RemoteTier};
+
+/// How many keys one `SCAN` step asks for while clearing.
+const SCAN_BATCH: usize = 500;
+
+/// The Redis tier of one cache; `C` encodes its values.
+pub struct RedisStore<K, V, C> {
+    link: Arc<Link>,
+    namespace: &'static str,
+    config: Config<V>,
+    fingerprint: u64,
+    max_value_bytes: usize,
+    counters: Arc<Counters>,
+    _types: PhantomData<fn(K, C) -> V>,
+}
+
+/// The counters of one tier, shared with its operations under way.
+#[derive(Debug, Default)]
+struct Counters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    errors: AtomicU64,
+    timeouts: AtomicU64,
+    skipped: AtomicU64,
+}
+
+impl Counters {
+    fn failure(&self, failure: &Failure) {
+        let counter = match failure {
+            Failure::Skipped => &self.skipped,
+            Failure::TimedOut => &self.timeouts,
+            Failure::Failed(_) => &self.errors,
+        };
+        counter.fetch_add(1, Relaxed);
+    }
+}
+
+impl<K, V, C> RedisStore<K, V, C>
+where
+    C: Codec,
+{
+    /// The tier of the cache configured by `config`, with the Redis settings
+    /// of its namespace (or the process's).
+    pub fn new(config: &Config<V>) -> Self {
+        let namespace = config.namespace_str();
+        let settings = settings_for(namespace);
+        Self {
+            link: Link::shared(&settings),
+            namespace,
+            config: *config,
+            fingerprint: fingerprint::<V>(C::ID, config.version_number()),
+            max_value_bytes: settings.max_value_bytes,
+            counters: Arc::default(),
+            _types: PhantomData,
+        }
+    }
+
+    /// The Redis key under which `key`'s value is stored; `None` for a key
+    /// that cannot be serialized, which is never stored in Redis.
+    pub fn redis_key(&self, key: &K) -> Option<String>
+    where
+        K: Serialize,
+    {
+        match redis_key(self.namespace, key) {
+            Ok(name) => Some(name),
+            Err(error) => {
+                self.counters.errors.fetch_add(1, Relaxed);
+                tracing::debug!(
+                    target: "memocache::redis",
+                    namespace = self.namespace,
+                    "key not serializable, Redis skipped: {error}"
+                );
+                None
+            }
+        }
+    }
+
+    /// How long Redis keeps a value written now, and when it stops being
+    /// fresh; `None`: it never expires.
+    fn lifetime(&self, value: &V) -> Option<(Duration, SystemTime)> {
+        let ttl = self.config.ttl_of(value)?;
+        // A sliding entry's freshness is its Redis TTL, which reads renew.
+        let grace = if self.config.is_sliding() {
+            Duration::ZERO
+        } else {
+            self.config.stale_grace(ttl)
+        };
+        Some((ttl + grace, SystemTime::now() + ttl))
+    }
+
+    /// `GETEX key PX ttl` for a sliding cache, `GET key` otherwise.
+    fn read_command(&self, redis_key: String) -> Cmd {
+        match self.config.ttl.filter(|_| self.config.is_sliding()) {
+            Some(ttl) => {
+                let mut cmd = redis::cmd("GETEX");
+                cmd.arg(redis_key).arg("PX").arg(millis(ttl));
+                cmd
+            }
+            None => {
+                let mut cmd = redis::cmd("GET");
+                cmd.arg(redis_key);
+                cmd
+            }
+        }
+    }
+}
+
+/// A duration in whole milliseconds, at least 1 (`PX 0` is an error).
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
+/// A finished operation.
+fn done<T: Send + 'static>(value: T) -> RemoteFuture<T> {
+    Box::pin(std::future::ready(value))
+}
+
+impl<K, V, C> RemoteTier<K, V> for RedisStore<K, V, C>
+where
+    K: Serialize + Send + Sync,
+    V: Serialize + DeserializeOwned + Send + 'static,
+    C: Codec,
+{
+    fn get(&self, key: &K) -> RemoteFuture<Fetched<V>> {
+        let Some(name) = self.redis_key(key) else {
+            return done(Fetched::Missing);
+        };
+        let cmd = self.read_command(name);
+        let (link, counters) = (Arc::clone(&self.link), Arc::clone(&self.counters));
+        let (fingerprint, max_len) = (self.fingerprint, self.max_value_bytes);
+        let sliding_ttl = self.config.ttl.filter(|_| self.config.is_sliding());
+        Box::pin(async move {
+            let bytes = match link.run(cmd).await {
+                Ok(Value::BulkString(bytes)) => bytes,
+                Ok(_) => {
+                    counters.misses.fetch_add(1, Relaxed);
+                    return Fetched::Missing;
+                }
+                Err(failure) => {
+                    counters.failure(&failure);
+                    return Fetched::Missing;
+                }
+            };
+            let Ok(opened) = open::<C, V>(&bytes, fingerprint, max_len) else {
+                // Foreign, truncated or undecodable: a miss, overwritten by the next write.
+                counters.misses.fetch_add(1, Relaxed);
+                return Fetched::Missing;
+            };
+            counters.hits.fetch_add(1, Relaxed);
+            if let Some(ttl) = sliding_ttl {
+                return Fetched::Fresh {
+                    value: opened.value,
+                    fresh_for: Some(ttl),
+                };
+            }
+            match opened.expires_at {
+                None => Fetched::Fresh {
+                    value: opened.value,
+                    fresh_for: None,
+                },
+                Some(at) => match at.duration_since(SystemTime::now()) {
+                    Ok(left) if !left.is_zero() => Fetched::Fresh {
+                        value: opened.value,
+                        fresh_for: Some(left),
+                    },
+                    Ok(_) => Fetched::Stale {
+                        value: opened.value,
+                        expired_for: Duration::ZERO,
+                    },
+                    Err(past) => Fetched::Stale {
+                        value: opened.value,
+                        expired_for: past.duration(),
+                    },
+                },
+            }
+        })
+    }
+
+    fn put(&self, key: &K, value: &V) -> RemoteFuture<()> {
+        if self.config.skips(value) {
+            // The value is one the policy does not keep: what was held is outdated.
+            let remove = self.remove(key);
+            return Box::pin(async move {
+                remove.await;
+            });
+        }
+        let lifetime = self.lifetime(value);
+        let sealed = seal::<C, V>(value, self.fingerprint, lifetime.map(|(_, fresh)| fresh));
+        let bytes = match sealed {
+            Ok(bytes) if bytes.len() <= self.max_value_bytes => bytes,
+            Ok(_) | Err(_) => {
+                // Too large or not encodable: nothing is written, and the
+                // value stays served from memory only.
+                self.counters.errors.fetch_add(1, Relaxed);
+                tracing::debug!(
+                    target: "memocache::redis",
+                    namespace = self.namespace,
+                    "value not written to Redis: not encodable or over the size limit"
+                );
+                return done(());
+            }
+        };
+        let Some(name) = self.redis_key(key) else {
+            return done(());
+        };
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(name).arg(bytes);
+        if let Some((keep_for, _)) = lifetime {
+            cmd.arg("PX").arg(millis(keep_for));
+        }
+        let (link, counters) = (Arc::clone(&self.link), Arc::clone(&self.counters));
+        Box::pin(async move {
+            if let Err(failure) = link.run(cmd).await {
+                counters.failure(&failure);
+            }
+        })
+    }
+
+    fn remove(&self, key: &K) -> RemoteFuture<bool> {
+        let Some(name) = self.redis_key(key) else {
+            return done(false);
+        };
+        let mut cmd = redis::cmd("UNLINK");
+        cmd.arg(name);
+        let (link, counters) = (Arc::clone(&self.link), Arc::clone(&self.counters));
+        Box::pin(async move {
+            match link.run(cmd).await {
+                Ok(Value::Int(removed)) => removed > 0,
+                Ok(_) => false,
+                Err(failure) => {
+                    counters.failure(&failure);
+                    false
+                }
+            }
+        })
+    }
+
+    fn clear(&self) -> RemoteFuture<()> {
+        let pattern = scan_pattern(self.namespace);
+        let (link, counters) = (Arc::clone(&self.link), Arc::clone(&self.counters));
+        Box::pin(async move {
+            let mut cursor = 0u64;
+            loop {
+                let mut scan = redis::cmd("SCAN");
+                scan.arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(SCAN_BATCH);
+                let answer = match Arc::clone(&link).run(scan).await {
+                    Ok(answer) => answer,
+                    Err(failure) => return counters.failure(&failure),
+                };
+                let Ok((next, keys)) = redis::from_redis_value::<(u64, Vec<Vec<u8>>)>(answer)
+                else {
+                    counters.errors.fetch_add(1, Relaxed);
+                    return;
+                };
+                if !keys.is_empty() {
+                    let mut unlink = redis::cmd("UNLINK");
+                    unlink.arg(keys);
+                    if let Err(failure) = Arc::clone(&link).run(unlink).await {
+                        return counters.failure(&failure);
+                    }
+                }
+                if next == 0 {
+                    return;
+                }
+                cursor = next;
+            }
+        })
+    }
+
+    fn key_name(&self, key: &K) -> Option<String> {
+        self.redis_key(key)
+    }
+
+    fn stats(&self) -> RemoteStats {
+        RemoteStats {
+            hits: self.counters.hits.load(Relaxed),
+            misses: self.counters.misses.load(Relaxed),
+            errors: self.counters.errors.load(Relaxed),
+            timeouts: self.counters.timeouts.load(Relaxed),
+            skipped: self.counters.skipped.load(Relaxed),
+            breaker_open: self.link.is_open(),
+        }
+    }
+}
