@@ -178,17 +178,18 @@ async fn load_async(n: u64) -> Result<u64, String> {
     Ok(loaded_value(n))
 }
 
-/// What the loaded callers saw.
+/// What the loaded callers saw; calls are counted per kind of caller, sync
+/// threads (0) and async tasks (1).
 #[derive(Default)]
 struct Tally {
-    calls: AtomicUsize,
+    calls: [AtomicUsize; 2],
     wrong: AtomicUsize,
     errors: AtomicUsize,
     stop: AtomicBool,
 }
 
 impl Tally {
-    fn record(&self, n: u64, got: Result<u64, String>) {
+    fn record(&self, kind: usize, n: u64, got: Result<u64, String>) {
         match got {
             Ok(value) if value == loaded_value(n) => {}
             Ok(_) => {
@@ -198,14 +199,18 @@ impl Tally {
                 self.errors.fetch_add(1, SeqCst);
             }
         }
-        self.calls.fetch_add(1, SeqCst);
+        self.calls[kind].fetch_add(1, SeqCst);
     }
 
-    /// Waits until `more` calls have been made from now.
+    fn total(&self) -> usize {
+        self.calls.iter().map(|calls| calls.load(SeqCst)).sum()
+    }
+
+    /// Waits until both kinds of callers made `more` calls from now.
     fn wait_for(&self, more: usize, phase: &str) {
-        let target = self.calls.load(SeqCst) + more;
+        let targets = self.calls.each_ref().map(|calls| calls.load(SeqCst) + more);
         eventually(phase, Duration::from_secs(20), || {
-            self.calls.load(SeqCst) >= target
+            (0..2).all(|kind| self.calls[kind].load(SeqCst) >= targets[kind])
         });
     }
 }
@@ -236,7 +241,7 @@ fn redis_killed_under_load_costs_no_caller_an_error_or_a_wrong_value_and_is_used
                 let mut i = task;
                 while !tally.stop.load(SeqCst) {
                     let n = (i * 37) % 100;
-                    tally.record(n, load_async(n).await);
+                    tally.record(1, n, load_async(n).await);
                     i += 1;
                 }
             })
@@ -249,16 +254,16 @@ fn redis_killed_under_load_costs_no_caller_an_error_or_a_wrong_value_and_is_used
                 let mut i = thread;
                 while !tally.stop.load(SeqCst) {
                     let n = (i * 41) % 100;
-                    tally.record(n, load_sync(n));
+                    tally.record(0, n, load_sync(n));
                     i += 1;
                 }
             })
         })
         .collect();
 
-    tally.wait_for(2_000, "calls with Redis up");
+    tally.wait_for(1_000, "calls with Redis up");
     server.kill();
-    tally.wait_for(2_000, "calls with Redis dead");
+    tally.wait_for(1_000, "calls with Redis dead");
     let failed = |stats: Stats| {
         let redis = remote(stats);
         redis.errors + redis.timeouts + redis.skipped
@@ -285,7 +290,7 @@ fn redis_killed_under_load_costs_no_caller_an_error_or_a_wrong_value_and_is_used
         },
     );
     eprintln!("killed under load: Redis used again {took:?} after the restart");
-    tally.wait_for(500, "calls after the restart");
+    tally.wait_for(200, "calls after the restart");
 
     tally.stop.store(true, SeqCst);
     for thread in threads {
@@ -296,7 +301,7 @@ fn redis_killed_under_load_costs_no_caller_an_error_or_a_wrong_value_and_is_used
             task.await.expect("a loaded task panicked");
         }
     });
-    let calls = tally.calls.load(SeqCst);
+    let calls = tally.total();
     assert_eq!(tally.errors.load(SeqCst), 0, "errors in {calls} calls");
     assert_eq!(tally.wrong.load(SeqCst), 0, "wrong values in {calls} calls");
     eprintln!(
