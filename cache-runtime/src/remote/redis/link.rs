@@ -86,7 +86,11 @@ impl Link {
         let outcome = runtime::spawn(async move {
             let mut manager = link.manager()?;
             match tokio::time::timeout(link.timeout, manager.send_packed_command(&cmd)).await {
-                Ok(answer) => answer.map_err(|error| Failure::Failed(describe(&error))),
+                // redis-rs hands a single command's error reply (NOPERM,
+                // WRONGTYPE, OOM...) back as `Ok(Value::ServerError)`.
+                Ok(answer) => answer
+                    .and_then(Value::extract_error)
+                    .map_err(|error| Failure::Failed(describe(&error))),
                 Err(_) => Err(Failure::TimedOut),
             }
         })
