@@ -43,15 +43,28 @@ pub(crate) struct Link {
     reporter: Reporter,
 }
 
-/// The links of the process, by URL and trusted certificate.
-type Links = HashMap<(String, Option<Vec<u8>>), Arc<Link>>;
+/// What makes two links differ: URL, trusted certificate, deadline, and the
+/// breaker's failures to open and cool-down.
+type LinkKey = (String, Option<Vec<u8>>, Duration, u32, Duration);
+
+/// The links of the process.
+type Links = HashMap<LinkKey, Arc<Link>>;
 
 static LINKS: OnceLock<Mutex<Links>> = OnceLock::new();
 
 impl Link {
-    /// The link to the server `settings` name, made on first request.
+    /// The link to the server `settings` name, made on first request and
+    /// shared by every cache with the same settings. A cache whose deadline
+    /// or breaker differs gets a link (a connection) of its own, so that it
+    /// keeps them whichever cache reached the server first.
     pub(crate) fn shared(settings: &RedisSettings) -> Arc<Link> {
-        let key = (settings.url.clone(), settings.root_certificate.clone());
+        let key = (
+            settings.url.clone(),
+            settings.root_certificate.clone(),
+            settings.timeout,
+            settings.failures_to_open,
+            settings.cool_down,
+        );
         LINKS
             .get_or_init(Mutex::default)
             .lock()
