@@ -193,6 +193,53 @@ fn sliding_with_a_ttl_fn_renews_the_redis_ttl_on_every_read() {
     );
 }
 
+static SLIDING_MIXED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[cached(store = "redis", ttl = "10m", sliding, ttl_fn = short_for_small, namespace = "opt:sliding-mixed")]
+fn with_sliding_ttl_and_ttl_fn(n: u64) -> u64 {
+    SLIDING_MIXED_RUNS.fetch_add(1, SeqCst);
+    n
+}
+
+#[test]
+fn sliding_renews_each_value_with_its_own_ttl_not_the_fallback() {
+    let server = RedisServer::start();
+    use_server("opt:sliding-mixed", &server);
+    let slack = Duration::from_secs(5);
+    assert_eq!(with_sliding_ttl_and_ttl_fn(5), 5);
+    assert_eq!(with_sliding_ttl_and_ttl_fn(500), 500);
+    assert_pttl_near(
+        &server,
+        "opt:sliding-mixed:5",
+        Duration::from_secs(30),
+        slack,
+    );
+    assert_pttl_near(
+        &server,
+        "opt:sliding-mixed:500",
+        Duration::from_secs(600),
+        slack,
+    );
+
+    server.cli(&["PEXPIRE", "opt:sliding-mixed:5", "3000"]);
+    server.cli(&["PEXPIRE", "opt:sliding-mixed:500", "3000"]);
+    assert_eq!(with_sliding_ttl_and_ttl_fn(5), 5);
+    assert_eq!(with_sliding_ttl_and_ttl_fn(500), 500);
+    assert_eq!(SLIDING_MIXED_RUNS.load(SeqCst), 2, "Redis hits");
+    assert_pttl_near(
+        &server,
+        "opt:sliding-mixed:5",
+        Duration::from_secs(30),
+        slack,
+    );
+    assert_pttl_near(
+        &server,
+        "opt:sliding-mixed:500",
+        Duration::from_secs(600),
+        slack,
+    );
+}
+
 // ---------------------------------------------------------------------------
 // ttl_fn, none_ttl, skip_none
 // ---------------------------------------------------------------------------
@@ -422,6 +469,7 @@ async fn refresh_ahead_serves_the_stale_redis_value_at_once_while_one_refresh_ru
     const AT_ONCE: Duration = Duration::from_millis(500);
     let server = RedisServer::start();
     use_server("opt:refresh", &server);
+    let calls = AtomicUsize::new(1);
     assert_eq!(refreshed(0).await, 1);
     assert_pttl_near(
         &server,
@@ -435,6 +483,7 @@ async fn refresh_ahead_serves_the_stale_redis_value_at_once_while_one_refresh_ru
     while REFRESH_RUNS.load(SeqCst) < 2 {
         assert!(Instant::now() < deadline, "no refresh started");
         let served = tokio::time::timeout(AT_ONCE, refreshed(0)).await;
+        calls.fetch_add(1, SeqCst);
         assert_eq!(served, Ok(1), "fresh or stale, at once");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -443,6 +492,7 @@ async fn refresh_ahead_serves_the_stale_redis_value_at_once_while_one_refresh_ru
         .map(|_| tokio::spawn(tokio::time::timeout(AT_ONCE, refreshed(0))))
         .collect();
     for caller in callers {
+        calls.fetch_add(1, SeqCst);
         assert_eq!(
             caller.await.unwrap(),
             Ok(1),
@@ -453,7 +503,13 @@ async fn refresh_ahead_serves_the_stale_redis_value_at_once_while_one_refresh_ru
 
     REFRESH_GATE_OPEN.store(true, SeqCst);
     let deadline = Instant::now() + Duration::from_secs(3);
-    while refreshed(0).await != 2 {
+    loop {
+        let served = refreshed(0).await;
+        calls.fetch_add(1, SeqCst);
+        if served == 2 {
+            break;
+        }
+        assert_eq!(served, 1, "the stale value until the refresh lands");
         assert!(
             Instant::now() < deadline,
             "the refresh never landed in Redis"
@@ -461,6 +517,10 @@ async fn refresh_ahead_serves_the_stale_redis_value_at_once_while_one_refresh_ru
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(REFRESH_RUNS.load(SeqCst), 2, "one refresh, then Redis hits");
+    // Stale values served count as hits: the first call is the only miss.
+    let stats = REFRESHED.stats();
+    let calls = calls.load(SeqCst) as u64;
+    assert_eq!((stats.hits, stats.misses), (calls - 1, 1), "{stats:?}");
 }
 
 // ---------------------------------------------------------------------------
