@@ -111,9 +111,20 @@ where
         Some((ttl + grace, SystemTime::now() + ttl))
     }
 
-    /// `GETEX key PX ttl` for a sliding cache, `GET key` otherwise.
-    fn read_command(&self, redis_key: String) -> Cmd {
-        match self.config.ttl.filter(|_| self.config.is_sliding()) {
+    /// The TTL a sliding read renews every entry with, when it is the same
+    /// for every value. With `ttl_fn` or `none_ttl` it depends on the value,
+    /// known only once read.
+    fn sliding_ttl(&self) -> Option<Duration> {
+        let per_value = self.config.ttl_fn.is_some() || self.config.none_ttl.is_some();
+        self.config
+            .ttl
+            .filter(|_| self.config.is_sliding() && !per_value)
+    }
+
+    /// `GETEX key PX ttl` for a sliding cache with one TTL for all values,
+    /// `GET key` otherwise.
+    fn read_command(&self, redis_key: &str) -> Cmd {
+        match self.sliding_ttl() {
             Some(ttl) => {
                 let mut cmd = redis::cmd("GETEX");
                 cmd.arg(redis_key).arg("PX").arg(millis(ttl));
@@ -150,12 +161,14 @@ where
         let Some(name) = self.redis_key(key) else {
             return done(Fetched::Missing);
         };
-        let cmd = self.read_command(name);
+        let cmd = self.read_command(&name);
         let (link, counters) = (Arc::clone(&self.link), Arc::clone(&self.counters));
         let (fingerprint, max_len) = (self.fingerprint, self.max_value_bytes);
-        let sliding_ttl = self.config.ttl.filter(|_| self.config.is_sliding());
+        let sliding_ttl = self.sliding_ttl();
+        // A sliding entry whose TTL depends on its value is renewed once read.
+        let renew = (self.config.is_sliding() && sliding_ttl.is_none()).then_some(self.config);
         Box::pin(async move {
-            let bytes = match link.run(cmd).await {
+            let bytes = match Arc::clone(&link).run(cmd).await {
                 Ok(Value::BulkString(bytes)) => bytes,
                 Ok(_) => {
                     counters.misses.fetch_add(1, Relaxed);
@@ -176,6 +189,20 @@ where
                 return Fetched::Fresh {
                     value: opened.value,
                     fresh_for: Some(ttl),
+                };
+            }
+            if let Some(config) = renew {
+                let ttl = config.ttl_of(&opened.value);
+                if let Some(ttl) = ttl {
+                    let mut pexpire = redis::cmd("PEXPIRE");
+                    pexpire.arg(name).arg(millis(ttl));
+                    if let Err(failure) = link.run(pexpire).await {
+                        counters.failure(&failure);
+                    }
+                }
+                return Fetched::Fresh {
+                    value: opened.value,
+                    fresh_for: ttl,
                 };
             }
             match opened.expires_at {
