@@ -142,7 +142,11 @@ where
         Ok(value) | Err(Claim::Hit(value)) => return S::from_value(value),
         Err(claim) => claim,
     };
-    // With nothing stale in memory, the remote tier may hold a stale value.
+    // With nothing stale in memory (a remote-only cache keeps nothing), the
+    // remote tier may hold a stale value: the leader's to serve while it
+    // refreshes and, while a refresh runs, every waiter's. Such a claim
+    // counted a miss, which a value served then turns into a hit.
+    let counted_miss = claim.stale().is_none();
     let (claim, remote_asked) = match (claim, &tiers.remote) {
         (Claim::Lead { guard, stale: None }, Some(remote)) => match remote.get(guard.key()).await {
             Fetched::Fresh { value, fresh_for } => {
@@ -156,13 +160,28 @@ where
             }
             Fetched::Missing => (Claim::Lead { guard, stale: None }, true),
         },
+        (Claim::Wait { latch, stale: None }, Some(remote)) => match remote.get(&key).await {
+            Fetched::Fresh { value, .. } => {
+                store.record_remote_hit();
+                return S::from_value(value);
+            }
+            Fetched::Stale { value, expired_for } => {
+                let stale = Some(Stale { value, expired_for });
+                (Claim::Wait { latch, stale }, true)
+            }
+            Fetched::Missing => (Claim::Wait { latch, stale: None }, true),
+        },
         (claim, _) => (claim, false),
     };
     let fresh_enough = claim
         .stale()
         .is_some_and(|stale| stale.expired_for < window);
     if fresh_enough && tokio::runtime::Handle::try_current().is_ok() {
-        store.record_hit();
+        if counted_miss {
+            store.record_remote_hit();
+        } else {
+            store.record_hit();
+        }
         return match claim {
             Claim::Lead {
                 guard,
@@ -181,7 +200,7 @@ where
             _ => unreachable!("a claim with a stale value"),
         };
     }
-    if claim.stale().is_some() {
+    if claim.stale().is_some() && !counted_miss {
         store.record_miss();
     }
     step::resolve::<Tasks, K, V, R, S, _>(tiers, key, claim, Task(body()), remote_asked).await
