@@ -497,6 +497,18 @@ fn checked(n: u64) -> String {
     format!("value {n}")
 }
 
+/// Calls `checked(n)` and checks it returned its own value (the message
+/// shows the start of anything else, which may be kilobytes long).
+fn assert_served(n: u64, what: &str) {
+    let served = checked(n);
+    let preview: String = served.chars().take(40).collect();
+    assert!(
+        served == format!("value {n}"),
+        "{what}: served {} bytes: {preview:?}...",
+        served.len()
+    );
+}
+
 /// What another client writes under one of our keys.
 enum Foreign {
     /// These bytes, with `SET`.
@@ -607,7 +619,7 @@ fn garbage_truncated_oversized_and_mistyped_values_under_our_keys_are_misses_the
             }
         }
         let runs = GARBAGE_RUNS[n as usize].load(SeqCst);
-        assert_eq!(checked(n), format!("value {n}"), "{what}");
+        assert_served(n, what);
         assert_eq!(
             GARBAGE_RUNS[n as usize].load(SeqCst),
             runs + 1,
@@ -616,7 +628,7 @@ fn garbage_truncated_oversized_and_mistyped_values_under_our_keys_are_misses_the
         let written = raw_get(&server, &k).unwrap_or_else(|| panic!("{what}: not overwritten"));
         assert_eq!(written[0], memocache_runtime::FORMAT, "{what}: overwritten");
         let hits = remote(CHECKED.stats()).hits;
-        assert_eq!(checked(n), format!("value {n}"), "{what}");
+        assert_served(n, what);
         assert_eq!(
             GARBAGE_RUNS[n as usize].load(SeqCst),
             runs + 1,
@@ -839,6 +851,51 @@ fn an_acl_user_without_rights_fails_open_counts_errors_and_opens_the_breaker() {
         refused(server.url_for_user("guest", "pw-guest")),
     );
     assert_fails_open(&server, without_rights, &WITHOUT_RIGHTS, &NO_RIGHTS_RUNS);
+}
+
+static ROTATED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[cached(store = "redis", ttl = "10m", namespace = "faults:rotated")]
+fn after_rotation(n: u64) -> u64 {
+    ROTATED_RUNS.fetch_add(1, SeqCst);
+    n * 11
+}
+
+#[test]
+fn once_the_server_accepts_the_password_the_store_recovers() {
+    let server = RedisServer::start_with_password("old");
+    let url = server.url().replace("redis://", "redis://:new@");
+    configure(
+        "faults:rotated",
+        RedisSettings::default()
+            .url(url)
+            .timeout(ROOMY)
+            .breaker(2, Duration::from_millis(100)),
+    );
+    for n in 0..5 {
+        assert_eq!(after_rotation(n), n * 11);
+    }
+    assert!(remote(AFTER_ROTATION.stats()).breaker_open);
+
+    // The password the cache sends becomes the right one. A connection whose
+    // login was refused is not tried again by redis-rs: the store must make
+    // a new one.
+    server.cli(&["CONFIG", "SET", "requirepass", "new"]);
+    let mut raw = server
+        .client_as("default", "new")
+        .get_connection()
+        .expect("the new password works");
+    let took = eventually("a value is written after the rotation", RECOVERY, || {
+        assert_eq!(after_rotation(9), 99);
+        redis::cmd("EXISTS")
+            .arg("faults:rotated:9")
+            .query::<bool>(&mut raw)
+            .expect("EXISTS")
+    });
+    eprintln!("rotated password: store recovered {took:?} after the change");
+    let runs = ROTATED_RUNS.load(SeqCst);
+    assert_eq!(after_rotation(9), 99);
+    assert_eq!(ROTATED_RUNS.load(SeqCst), runs, "answered by Redis");
 }
 
 // ---------------------------------------------------------------------------
