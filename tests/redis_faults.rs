@@ -430,6 +430,57 @@ fn once_the_breaker_opens_calls_skip_a_frozen_redis_instead_of_waiting_for_its_d
     server.resume();
 }
 
+static PROBED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[async_cached(store = "redis", ttl = "10m", namespace = "faults:cancelled-probe")]
+async fn probed(n: u64) -> u64 {
+    PROBED_RUNS.fetch_add(1, SeqCst);
+    n * 17
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_cancelled_during_the_breakers_probe_does_not_keep_redis_skipped() {
+    const COOL_DOWN: Duration = Duration::from_millis(100);
+    let mut server = RedisServer::start();
+    configure(
+        "faults:cancelled-probe",
+        RedisSettings::default()
+            .url(server.url())
+            .timeout(Duration::from_millis(300))
+            .breaker(1, COOL_DOWN),
+    );
+    assert_eq!(probed(1).await, 17);
+    assert!(exists(&server, "faults:cancelled-probe:1"));
+
+    server.pause();
+    assert_eq!(probed(2).await, 34);
+    assert!(remote(PROBED.stats()).breaker_open, "one timeout opens it");
+    // Past the cool-down, the next call is the one probe: it waits for the
+    // frozen server, and its caller gives up on it (a request timeout).
+    tokio::time::sleep(COOL_DOWN + Duration::from_millis(50)).await;
+    let cancelled = tokio::time::timeout(Duration::from_millis(20), probed(3)).await;
+    assert!(cancelled.is_err(), "the probe waited for the frozen server");
+
+    server.resume();
+    let start = Instant::now();
+    loop {
+        assert_eq!(probed(4).await, 68);
+        if exists(&server, "faults:cancelled-probe:4") {
+            break;
+        }
+        assert!(
+            start.elapsed() < RECOVERY,
+            "Redis still skipped {RECOVERY:?} after SIGCONT: {:?}",
+            remote(PROBED.stats())
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    eprintln!(
+        "cancelled probe: store recovered {:?} after SIGCONT",
+        start.elapsed()
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Each cache keeps its own deadline on a shared server
 // ---------------------------------------------------------------------------
