@@ -95,27 +95,47 @@ impl Link {
         if admission == Admission::Skip {
             return Err(Failure::Skipped);
         }
+        // Sent, timed and recorded on the library's runtime, so that the
+        // breaker learns the outcome even when the caller's future is dropped
+        // meanwhile: a probe never recorded would keep the breaker half-open,
+        // skipping Redis, for good.
         let link = Arc::clone(&self);
-        let outcome = runtime::spawn(async move {
-            let mut manager = link.manager()?;
-            match tokio::time::timeout(link.timeout, manager.send_packed_command(&cmd)).await {
-                // redis-rs hands a single command's error reply (NOPERM,
-                // WRONGTYPE, OOM...) back as `Ok(Value::ServerError)`.
-                Ok(answer) => answer
-                    .and_then(Value::extract_error)
-                    .map_err(|error| Failure::Failed(describe(&error))),
-                Err(_) => Err(Failure::TimedOut),
-            }
+        runtime::spawn(async move {
+            let outcome = link.send(&cmd).await;
+            link.record(admission, &outcome);
+            outcome
         })
         .await
-        .unwrap_or_else(|join| Err(Failure::Failed(join.to_string())));
-        let verdict = match &outcome {
+        .unwrap_or_else(|join| {
+            let outcome = Err(Failure::Failed(join.to_string()));
+            self.record(admission, &outcome);
+            outcome
+        })
+    }
+
+    /// Sends `cmd` and waits for its answer, no longer than the deadline.
+    async fn send(&self, cmd: &Cmd) -> Result<Value, Failure> {
+        let mut manager = self.manager()?;
+        match tokio::time::timeout(self.timeout, manager.send_packed_command(cmd)).await {
+            // redis-rs hands a single command's error reply (NOPERM,
+            // WRONGTYPE, OOM...) back as `Ok(Value::ServerError)`.
+            Ok(answer) => answer
+                .and_then(Value::extract_error)
+                .map_err(|error| Failure::Failed(describe(&error))),
+            Err(_) => Err(Failure::TimedOut),
+        }
+    }
+
+    /// Reports a failed operation and tells the breaker how an operation it
+    /// admitted ended; replaces the connection when that opens the breaker.
+    fn record(&self, admission: Admission, outcome: &Result<Value, Failure>) {
+        let verdict = match outcome {
             Ok(_) => Verdict::Answered,
             // A key holding another type answers for a live server.
             Err(Failure::Failed(error)) if error.starts_with("WRONGTYPE") => Verdict::Answered,
             Err(_) => Verdict::Failed,
         };
-        if let Err(failure) = &outcome {
+        if let Err(failure) = outcome {
             let what: &dyn std::fmt::Display = match failure {
                 Failure::TimedOut => &"no answer within the deadline",
                 Failure::Failed(error) => error,
@@ -132,7 +152,6 @@ impl Link {
             // A new connection will be made by the next operation admitted.
             self.manager.lock().take();
         }
-        outcome
     }
 
     /// The connection, made now (on the library's runtime) if there is none.
