@@ -41,4 +41,5 @@ pub mod __private {
     #[cfg(feature = "tokio")]
     pub use memocache_runtime::{call_async, call_async_refreshing};
     pub use memocache_runtime::{call_sync_in, Config, Fallible, Plain, ThreadSlot};
+    pub use memocache_runtime::{NotOption, NotResult, Probe, Returns, Split, Value};
 }
