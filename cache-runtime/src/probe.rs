@@ -75,11 +75,6 @@ pub struct Returns<R: ?Sized, const FALLIBLE: bool>(PhantomData<R>);
 
 /// How a [`Returns`] splits: the cached value type and the shape the call
 /// path takes.
-#[diagnostic::on_unimplemented(
-    message = "`returns = \"result\"` caches the `Ok` values of a `Result`, but the function does not return a `Result`",
-    label = "not a `Result`",
-    note = "remove `returns = \"result\"`: a return type that is an alias of `Result` is found without it"
-)]
 pub trait Split {
     /// What the cache stores: `T` of `Result<T, E>`, or the whole return value.
     type Value;
