@@ -58,4 +58,5 @@ pub mod __private {
     pub use memocache_runtime::{call_sync_in, Config, Fallible, Plain, ThreadSlot};
     #[cfg(feature = "redis")]
     pub use memocache_runtime::{redis_tier, Bincode};
+    pub use memocache_runtime::{NotOption, NotResult, Probe, Returns, Split, Value};
 }

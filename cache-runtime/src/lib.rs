@@ -19,6 +19,7 @@ mod call;
 mod clock;
 mod config;
 mod memory;
+mod probe;
 mod remote;
 mod shape;
 mod stats;
@@ -31,6 +32,7 @@ pub use config::{Capacity, Config, DEFAULT_SIZE};
 pub use memory::front::{MAX_SLOTS as FRONT_SLOTS, PROMOTE_EVERY};
 pub use memory::local::ThreadSlot;
 pub use memory::store::{Lookup, MemoryStore};
+pub use probe::{NotOption, NotResult, Probe, Returns, Split, Value};
 pub use remote::tier::{Fetched, RemoteFactory, RemoteFuture, RemoteStats, RemoteTier};
 #[cfg(feature = "json")]
 pub use remote::Json;
