@@ -41,9 +41,16 @@ pub(crate) fn expand(plan: &Plan) -> TokenStream {
     let cache = plan.flavor.cache_type(krate);
     let config = config(plan, &split);
     let make = match remote_codec(plan) {
-        Some(codec) => quote! {
-            #cache::with_remote(#config, #krate::__private::redis_tier::<#key, #value, #krate::__private::#codec>)
-        },
+        Some(codec) => {
+            let factory = if has_local_tier(plan) {
+                quote!(redis_tiered)
+            } else {
+                quote!(redis_tier)
+            };
+            quote! {
+                #cache::with_remote(#config, #krate::__private::#factory::<#key, #value, #krate::__private::#codec>)
+            }
+        }
         None => quote!(#cache::new(#config)),
     };
     let handle = &plan.handle;
@@ -350,9 +357,17 @@ fn config(plan: &Plan, split: &Value) -> TokenStream {
         chain.extend(quote_spanned!(version.name.span()=> .version(#number)));
     }
     if let Some(store) = o.store.as_ref().filter(|s| s.value == Store::Redis) {
-        chain.extend(quote_spanned!(store.name.span()=> .remote_only()));
+        if !has_local_tier(plan) {
+            chain.extend(quote_spanned!(store.name.span()=> .remote_only()));
+        }
     }
     chain
+}
+
+/// Whether a Redis cache keeps a local tier in front of Redis: `size` (or
+/// `unbounded`) says how large.
+fn has_local_tier(plan: &Plan) -> bool {
+    plan.options.size.is_some() || plan.options.unbounded.is_some()
 }
 
 /// The codec type of a Redis cache (`None`: the cache has no remote tier).

@@ -156,17 +156,6 @@ fn check_options(flavor: Flavor, o: &Options, errors: &mut Errors) {
                 ),
             ));
         }
-        if let Some(size) = &o.size {
-            errors.push(size.error(
-                "`size` with `store = \"redis\"` would put a local tier in front of Redis, which is not \
-                 available yet: remove `size` (every call asks Redis, and concurrent calls of a key share one request)",
-            ));
-        }
-        if let Some(unbounded) = &o.unbounded {
-            errors.push(unbounded.error(
-                "`unbounded` bounds the in-process store, and `store = \"redis\"` keeps no value in process: remove it",
-            ));
-        }
     }
     if let (Some(codec), false) = (&o.codec, redis) {
         errors.push(codec.error(

@@ -33,14 +33,16 @@ pub use memory::front::{MAX_SLOTS as FRONT_SLOTS, PROMOTE_EVERY};
 pub use memory::local::ThreadSlot;
 pub use memory::store::{Lookup, MemoryStore};
 pub use probe::{NotOption, NotResult, Probe, Returns, Split, Value};
-pub use remote::tier::{Fetched, RemoteFactory, RemoteFuture, RemoteStats, RemoteTier};
+pub use remote::tier::{
+    Fetched, Invalidation, Invalidations, RemoteFactory, RemoteFuture, RemoteStats, RemoteTier,
+};
 #[cfg(feature = "json")]
 pub use remote::Json;
 #[cfg(feature = "redis")]
 pub use remote::{
-    configure, configure_namespace, fingerprint, open, redis_key, redis_tier, scan_pattern, seal,
-    Bincode, Codec, CodecError, Opened, RedisSettings, RedisStore, Rejected, SettingsError,
-    DEFAULT_MAX_VALUE_BYTES, DEFAULT_URL, FORMAT, HEADER_LEN, URL_VARIABLE,
+    configure, configure_namespace, fingerprint, open, redis_key, redis_tier, redis_tiered,
+    scan_pattern, seal, Bincode, Codec, CodecError, Opened, RedisSettings, RedisStore, Rejected,
+    SettingsError, DEFAULT_MAX_VALUE_BYTES, DEFAULT_URL, FORMAT, HEADER_LEN, URL_VARIABLE,
 };
 pub use shape::{Fallible, Plain, ReturnShape};
 pub use stats::Stats;

@@ -46,10 +46,10 @@ where
     }
 
     fn build(&self, clock: Clock) -> Tiers<K, V> {
-        Tiers {
-            memory: MemoryStore::with_clock(self.config, clock),
-            remote: self.remote.map(|make| make(&self.config)),
-        }
+        let remote = self.remote.map(|make| make(&self.config));
+        let mut memory = MemoryStore::with_clock(self.config, clock);
+        memory.set_inbox(remote.as_ref().and_then(|remote| remote.invalidations()));
+        Tiers { memory, remote }
     }
 
     pub(crate) fn use_clock(&self, clock: Clock) -> bool {

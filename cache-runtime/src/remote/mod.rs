@@ -31,4 +31,4 @@ pub use redis::settings::{
     configure, configure_namespace, RedisSettings, SettingsError, DEFAULT_URL, URL_VARIABLE,
 };
 #[cfg(feature = "redis")]
-pub use redis::{redis_tier, store::RedisStore};
+pub use redis::{redis_tier, redis_tiered, store::RedisStore};

@@ -21,7 +21,9 @@ use crate::remote::envelope::{fingerprint, open, seal};
 use crate::remote::key::{redis_key, scan_pattern};
 use crate::remote::redis::link::{Failure, Link};
 use crate::remote::redis::settings::settings_for;
-use crate::remote::tier::{Fetched, RemoteFuture, RemoteStats, RemoteTier};
+use crate::remote::tier::{
+    Fetched, Invalidation, Invalidations, RemoteFuture, RemoteStats, RemoteTier,
+};
 
 /// How many keys one `SCAN` step asks for while clearing.
 const SCAN_BATCH: usize = 500;
@@ -34,8 +36,13 @@ pub struct RedisStore<K, V, C> {
     fingerprint: u64,
     max_value_bytes: usize,
     counters: Arc<Counters>,
+    /// For a tiered cache: where changes Redis reports reach the local tier.
+    invalidations: Option<Arc<Invalidations<K>>>,
     _types: PhantomData<fn(K, C) -> V>,
 }
+
+/// Finds the Rust key of a Redis key of a namespace.
+pub(crate) type ParseKey<K> = fn(namespace: &str, redis_key: &str) -> Option<K>;
 
 /// The counters of one tier, shared with its operations under way.
 #[derive(Debug, Default)]
@@ -74,8 +81,30 @@ where
             fingerprint: fingerprint::<V>(C::ID, config.version_number()),
             max_value_bytes: settings.max_value_bytes,
             counters: Arc::default(),
+            invalidations: None,
             _types: PhantomData,
         }
+    }
+
+    /// Makes this the tier behind a local one: every change Redis reports
+    /// under the namespace (by any client, expiry included) drops the local
+    /// copy, found with `parse`; a key it cannot parse clears the local tier.
+    pub(crate) fn track_for_local_tier(mut self, parse: ParseKey<K>) -> Self
+    where
+        K: Send + 'static,
+    {
+        let invalidations = Arc::new(Invalidations::default());
+        let inbox = Arc::clone(&invalidations);
+        let namespace = self.namespace;
+        self.link.track(
+            format!("{namespace}:"),
+            Box::new(move |redis_key| {
+                let key = redis_key.and_then(|redis_key| parse(namespace, redis_key));
+                inbox.push(key.map_or(Invalidation::All, Invalidation::Key));
+            }),
+        );
+        self.invalidations = Some(invalidations);
+        self
     }
 
     /// The Redis key under which `key`'s value is stored; `None` for a key
@@ -298,6 +327,10 @@ where
 
     fn key_name(&self, key: &K) -> Option<String> {
         self.redis_key(key)
+    }
+
+    fn invalidations(&self) -> Option<Arc<Invalidations<K>>> {
+        self.invalidations.clone()
     }
 
     fn stats(&self) -> RemoteStats {
