@@ -55,9 +55,17 @@ async fn a_local_hit_asks_no_redis_and_a_delete_by_another_client_empties_the_lo
         server.cli(&["CLIENT", "LIST"]).contains("flags=t")
     })
     .await;
-    assert!(tracking.is_some(), "a tracking client: {}", server.cli(&["CLIENT", "LIST"]));
+    assert!(
+        tracking.is_some(),
+        "a tracking client: {}",
+        server.cli(&["CLIENT", "LIST"])
+    );
 
-    assert_eq!(price(1).await, 100, "refilled from Redis after tracking started");
+    assert_eq!(
+        price(1).await,
+        100,
+        "refilled from Redis after tracking started"
+    );
     let remote_before = PRICE.stats().remote.unwrap();
     for _ in 0..3 {
         assert_eq!(price(1).await, 100);
@@ -71,8 +79,14 @@ async fn a_local_hit_asks_no_redis_and_a_delete_by_another_client_empties_the_lo
 
     // Another client writes a new value under our key: the local copy goes.
     server.cli(&["DEL", "tiered:price:1"]);
-    let dropped = eventually(Duration::from_millis(100), || PRICE.store().get(&1).is_none()).await;
-    assert!(dropped.is_some(), "the local tier still holds the deleted key");
+    let dropped = eventually(Duration::from_millis(100), || {
+        PRICE.store().get(&1).is_none()
+    })
+    .await;
+    assert!(
+        dropped.is_some(),
+        "the local tier still holds the deleted key"
+    );
     assert_eq!(price(1).await, 100);
     assert_eq!(PRICE_RUNS.load(SeqCst), 2, "recomputed after the DEL");
 }

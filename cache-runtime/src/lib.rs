@@ -34,7 +34,8 @@ pub use memory::local::ThreadSlot;
 pub use memory::store::{Lookup, MemoryStore};
 pub use probe::{NotOption, NotResult, Probe, Returns, Split, Value};
 pub use remote::tier::{
-    Fetched, Invalidation, Invalidations, RemoteFactory, RemoteFuture, RemoteStats, RemoteTier,
+    Claimed, Fetched, Invalidation, Invalidations, RemoteFactory, RemoteFuture, RemoteLock,
+    RemoteStats, RemoteTier,
 };
 #[cfg(feature = "json")]
 pub use remote::Json;

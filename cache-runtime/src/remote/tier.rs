@@ -41,6 +41,30 @@ pub enum Fetched<V> {
     Missing,
 }
 
+/// What the leader of a cold key in this process is to do once the remote
+/// tier missed, so that one process in all computes it.
+#[derive(Debug)]
+pub enum Claimed<V> {
+    /// Another process computed the value meanwhile.
+    Computed {
+        /// The value.
+        value: V,
+        /// How long it stays fresh (`None`: it never expires).
+        fresh_for: Option<Duration>,
+    },
+    /// Compute it, holding `lock` (if one could be taken) until the value is written.
+    Compute(Option<RemoteLock>),
+}
+
+/// A short lock on a key across processes, released only by its owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteLock {
+    /// Where the lock is held (a Redis key).
+    pub name: String,
+    /// What tells its owner apart.
+    pub token: String,
+}
+
 /// Counters of one remote tier, summed into [`crate::Stats`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RemoteStats {
@@ -82,6 +106,18 @@ pub trait RemoteTier<K, V>: Send + Sync {
 
     /// The tier's counters.
     fn stats(&self) -> RemoteStats;
+
+    /// Called by the leader of a cold key after [`RemoteTier::get`] found
+    /// nothing fresh: takes a lock on the key across processes, or waits
+    /// (bounded) for the process holding it to write the value. A tier
+    /// without locks answers `Claimed::Compute(None)`: every process then
+    /// computes its own.
+    fn claim(&self, key: &K) -> RemoteFuture<Claimed<V>>;
+
+    /// Releases a lock [`RemoteTier::claim`] took, if it is still this owner's.
+    fn release(&self, _lock: RemoteLock) -> RemoteFuture<()> {
+        Box::pin(std::future::ready(()))
+    }
 
     /// Where the tier delivers invalidations for the local tier in front of
     /// it (a tiered cache); `None` when it has none to deliver.

@@ -22,7 +22,8 @@ use crate::remote::key::{redis_key, scan_pattern};
 use crate::remote::redis::link::{Failure, Link};
 use crate::remote::redis::settings::settings_for;
 use crate::remote::tier::{
-    Fetched, Invalidation, Invalidations, RemoteFuture, RemoteStats, RemoteTier,
+    Claimed, Fetched, Invalidation, Invalidations, RemoteFuture, RemoteLock, RemoteStats,
+    RemoteTier,
 };
 
 /// How many keys one `SCAN` step asks for while clearing.
@@ -35,6 +36,7 @@ pub struct RedisStore<K, V, C> {
     config: Config<V>,
     fingerprint: u64,
     max_value_bytes: usize,
+    lock_ttl: Duration,
     counters: Arc<Counters>,
     /// For a tiered cache: where changes Redis reports reach the local tier.
     invalidations: Option<Arc<Invalidations<K>>>,
@@ -80,6 +82,7 @@ where
             config: *config,
             fingerprint: fingerprint::<V>(C::ID, config.version_number()),
             max_value_bytes: settings.max_value_bytes,
+            lock_ttl: settings.lock_ttl,
             counters: Arc::default(),
             invalidations: None,
             _types: PhantomData,
@@ -140,6 +143,18 @@ where
         Some((ttl + grace, SystemTime::now() + ttl))
     }
 
+    /// What reading this cache's values takes.
+    fn reader(&self) -> Reader<V, C> {
+        Reader {
+            link: Arc::clone(&self.link),
+            counters: Arc::clone(&self.counters),
+            fingerprint: self.fingerprint,
+            max_len: self.max_value_bytes,
+            sliding_ttl: self.config.ttl.filter(|_| self.config.is_sliding()),
+            _types: PhantomData,
+        }
+    }
+
     /// `GETEX key PX ttl` for a sliding cache, `GET key` otherwise.
     fn read_command(&self, redis_key: String) -> Cmd {
         match self.config.ttl.filter(|_| self.config.is_sliding()) {
@@ -153,6 +168,91 @@ where
                 cmd.arg(redis_key);
                 cmd
             }
+        }
+    }
+}
+
+/// Where the lock on the key named `redis_key` is held: outside every
+/// namespace, so that taking it invalidates no local tier.
+fn lock_name(redis_key: &str) -> String {
+    format!("__memocache_lock:{redis_key}")
+}
+
+/// A token no other lock owner has: this process, this moment, a sequence number.
+fn lock_token() -> String {
+    static TAKEN: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    let sequence = TAKEN.fetch_add(1, Relaxed);
+    format!("{}:{nanos}:{sequence}", std::process::id())
+}
+
+/// How often a process waiting on another's lock looks for the value.
+const LOCK_POLL: Duration = Duration::from_millis(5);
+
+/// Deletes a lock if it still holds the owner's token.
+const RELEASE_SCRIPT: &str =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
+
+/// What reading a value takes: a `GET` (or `GETEX`) and the envelope opened.
+struct Reader<V, C> {
+    link: Arc<Link>,
+    counters: Arc<Counters>,
+    fingerprint: u64,
+    max_len: usize,
+    /// A sliding entry's freshness is its Redis TTL, renewed by the read.
+    sliding_ttl: Option<Duration>,
+    _types: PhantomData<fn(C) -> V>,
+}
+
+impl<V: DeserializeOwned, C: Codec> Reader<V, C> {
+    /// Runs `cmd` and opens what it returns.
+    async fn read(&self, cmd: Cmd) -> Fetched<V> {
+        let bytes = match Arc::clone(&self.link).run(cmd).await {
+            Ok(Value::BulkString(bytes)) => bytes,
+            Ok(_) => {
+                self.counters.misses.fetch_add(1, Relaxed);
+                return Fetched::Missing;
+            }
+            Err(failure) => {
+                self.counters.failure(&failure);
+                return Fetched::Missing;
+            }
+        };
+        let Ok(opened) = open::<C, V>(&bytes, self.fingerprint, self.max_len) else {
+            // Foreign, truncated or undecodable: a miss, overwritten by the next write.
+            self.counters.misses.fetch_add(1, Relaxed);
+            return Fetched::Missing;
+        };
+        self.counters.hits.fetch_add(1, Relaxed);
+        let value = opened.value;
+        if let Some(ttl) = self.sliding_ttl {
+            return Fetched::Fresh {
+                value,
+                fresh_for: Some(ttl),
+            };
+        }
+        let Some(at) = opened.expires_at else {
+            return Fetched::Fresh {
+                value,
+                fresh_for: None,
+            };
+        };
+        match at.duration_since(SystemTime::now()) {
+            Ok(left) if !left.is_zero() => Fetched::Fresh {
+                value,
+                fresh_for: Some(left),
+            },
+            Ok(_) => Fetched::Stale {
+                value,
+                expired_for: Duration::ZERO,
+            },
+            Err(past) => Fetched::Stale {
+                value,
+                expired_for: past.duration(),
+            },
         }
     }
 }
@@ -179,55 +279,8 @@ where
         let Some(name) = self.redis_key(key) else {
             return done(Fetched::Missing);
         };
-        let cmd = self.read_command(name);
-        let (link, counters) = (Arc::clone(&self.link), Arc::clone(&self.counters));
-        let (fingerprint, max_len) = (self.fingerprint, self.max_value_bytes);
-        let sliding_ttl = self.config.ttl.filter(|_| self.config.is_sliding());
-        Box::pin(async move {
-            let bytes = match link.run(cmd).await {
-                Ok(Value::BulkString(bytes)) => bytes,
-                Ok(_) => {
-                    counters.misses.fetch_add(1, Relaxed);
-                    return Fetched::Missing;
-                }
-                Err(failure) => {
-                    counters.failure(&failure);
-                    return Fetched::Missing;
-                }
-            };
-            let Ok(opened) = open::<C, V>(&bytes, fingerprint, max_len) else {
-                // Foreign, truncated or undecodable: a miss, overwritten by the next write.
-                counters.misses.fetch_add(1, Relaxed);
-                return Fetched::Missing;
-            };
-            counters.hits.fetch_add(1, Relaxed);
-            if let Some(ttl) = sliding_ttl {
-                return Fetched::Fresh {
-                    value: opened.value,
-                    fresh_for: Some(ttl),
-                };
-            }
-            match opened.expires_at {
-                None => Fetched::Fresh {
-                    value: opened.value,
-                    fresh_for: None,
-                },
-                Some(at) => match at.duration_since(SystemTime::now()) {
-                    Ok(left) if !left.is_zero() => Fetched::Fresh {
-                        value: opened.value,
-                        fresh_for: Some(left),
-                    },
-                    Ok(_) => Fetched::Stale {
-                        value: opened.value,
-                        expired_for: Duration::ZERO,
-                    },
-                    Err(past) => Fetched::Stale {
-                        value: opened.value,
-                        expired_for: past.duration(),
-                    },
-                },
-            }
-        })
+        let (reader, cmd) = (self.reader(), self.read_command(name));
+        Box::pin(async move { reader.read(cmd).await })
     }
 
     fn put(&self, key: &K, value: &V) -> RemoteFuture<()> {
@@ -321,6 +374,65 @@ where
                     return;
                 }
                 cursor = next;
+            }
+        })
+    }
+
+    fn claim(&self, key: &K) -> RemoteFuture<Claimed<V>> {
+        let Some(name) = self.redis_key(key) else {
+            return done(Claimed::Compute(None));
+        };
+        let lock = RemoteLock {
+            name: lock_name(&name),
+            token: lock_token(),
+        };
+        let read_command = self.read_command(name);
+        let mut take = redis::cmd("SET");
+        take.arg(&lock.name)
+            .arg(&lock.token)
+            .arg("NX")
+            .arg("PX")
+            .arg(millis(self.lock_ttl));
+        let (link, counters, lock_ttl) = (
+            Arc::clone(&self.link),
+            Arc::clone(&self.counters),
+            self.lock_ttl,
+        );
+        let reader = self.reader();
+        Box::pin(async move {
+            let give_up = tokio::time::Instant::now() + lock_ttl;
+            loop {
+                match Arc::clone(&link).run(take.clone()).await {
+                    Ok(Value::Okay) => return Claimed::Compute(Some(lock)),
+                    // Another process holds it: look for its value, then try again.
+                    Ok(_) => {}
+                    Err(failure) => {
+                        counters.failure(&failure);
+                        return Claimed::Compute(None);
+                    }
+                }
+                if let Fetched::Fresh { value, fresh_for } = reader.read(read_command.clone()).await
+                {
+                    return Claimed::Computed { value, fresh_for };
+                }
+                if tokio::time::Instant::now() >= give_up {
+                    return Claimed::Compute(None);
+                }
+                tokio::time::sleep(LOCK_POLL).await;
+            }
+        })
+    }
+
+    fn release(&self, lock: RemoteLock) -> RemoteFuture<()> {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(RELEASE_SCRIPT)
+            .arg(1)
+            .arg(lock.name)
+            .arg(lock.token);
+        let (link, counters) = (Arc::clone(&self.link), Arc::clone(&self.counters));
+        Box::pin(async move {
+            if let Err(failure) = link.run(cmd).await {
+                counters.failure(&failure);
             }
         })
     }
