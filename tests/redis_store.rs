@@ -102,7 +102,11 @@ async fn two_hundred_tasks_on_a_cold_key_make_one_get_one_body_run_and_one_set()
     };
     let (get, set, eval, del) = (calls("get"), calls("set"), calls("eval"), calls("del"));
     assert_eq!((eval, del), (1, 1), "one lock released: {stats}");
-    assert_eq!((get - eval, set - 1), (1, 1), "one GET and one SET of the value: {stats}");
+    assert_eq!(
+        (get - eval, set - 1),
+        (1, 1),
+        "one GET and one SET of the value: {stats}"
+    );
 
     assert_eq!(product(0).await, Err("no product 0".into()));
     assert_eq!(product(0).await, Err("no product 0".into()));

@@ -257,6 +257,18 @@ impl<V: DeserializeOwned, C: Codec> Reader<V, C> {
     }
 }
 
+/// Deletes `lock` if it still holds its owner's token.
+async fn release(link: &Arc<Link>, counters: &Counters, lock: RemoteLock) {
+    let mut cmd = redis::cmd("EVAL");
+    cmd.arg(RELEASE_SCRIPT)
+        .arg(1)
+        .arg(lock.name)
+        .arg(lock.token);
+    if let Err(failure) = Arc::clone(link).run(cmd).await {
+        counters.failure(&failure);
+    }
+}
+
 /// A duration in whole milliseconds, at least 1 (`PX 0` is an error).
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis())
@@ -401,8 +413,20 @@ where
         let reader = self.reader();
         Box::pin(async move {
             let give_up = tokio::time::Instant::now() + lock_ttl;
+            let mut waited = false;
             loop {
                 match Arc::clone(&link).run(take.clone()).await {
+                    // The owner before may have written the value and then
+                    // released the lock since this process last looked.
+                    Ok(Value::Okay) if waited => {
+                        if let Fetched::Fresh { value, fresh_for } =
+                            reader.read(read_command.clone()).await
+                        {
+                            release(&link, &counters, lock).await;
+                            return Claimed::Computed { value, fresh_for };
+                        }
+                        return Claimed::Compute(Some(lock));
+                    }
                     Ok(Value::Okay) => return Claimed::Compute(Some(lock)),
                     // Another process holds it: look for its value, then try again.
                     Ok(_) => {}
@@ -418,23 +442,15 @@ where
                 if tokio::time::Instant::now() >= give_up {
                     return Claimed::Compute(None);
                 }
+                waited = true;
                 tokio::time::sleep(LOCK_POLL).await;
             }
         })
     }
 
     fn release(&self, lock: RemoteLock) -> RemoteFuture<()> {
-        let mut cmd = redis::cmd("EVAL");
-        cmd.arg(RELEASE_SCRIPT)
-            .arg(1)
-            .arg(lock.name)
-            .arg(lock.token);
         let (link, counters) = (Arc::clone(&self.link), Arc::clone(&self.counters));
-        Box::pin(async move {
-            if let Err(failure) = link.run(cmd).await {
-                counters.failure(&failure);
-            }
-        })
+        Box::pin(async move { release(&link, &counters, lock).await })
     }
 
     fn key_name(&self, key: &K) -> Option<String> {
