@@ -77,7 +77,8 @@ async fn a_local_hit_asks_no_redis_and_a_delete_by_another_client_empties_the_lo
     );
     assert_eq!(PRICE_RUNS.load(SeqCst), 1);
 
-    // Another client writes a new value under our key: the local copy goes.
+    // Another client deletes our key: that local copy goes, and only that one.
+    assert_eq!(price(2).await, 200);
     server.cli(&["DEL", "tiered:price:1"]);
     let dropped = eventually(Duration::from_millis(100), || {
         PRICE.store().get(&1).is_none()
@@ -87,6 +88,7 @@ async fn a_local_hit_asks_no_redis_and_a_delete_by_another_client_empties_the_lo
         dropped.is_some(),
         "the local tier still holds the deleted key"
     );
+    assert_eq!(PRICE.store().get(&2), Some(200), "other keys stay local");
     assert_eq!(price(1).await, 100);
-    assert_eq!(PRICE_RUNS.load(SeqCst), 2, "recomputed after the DEL");
+    assert_eq!(PRICE_RUNS.load(SeqCst), 3, "recomputed after the DEL");
 }

@@ -9,8 +9,8 @@
 //! - [`Stats`]: counters striped per thread, summed when read;
 //! - [`RemoteTier`]: the seam a shared tier plugs into, and with the `redis`
 //!   feature the Redis tier: its settings, the Redis key of a Rust key
-//!   (`redis_key`) and the envelope a value is stored in (`seal`, `open`,
-//!   `Codec`).
+//!   (`redis_key`) and back (`parse_key`), and the envelope a value is stored
+//!   in (`seal`, `open`, `Codec`).
 //!
 //! Users depend on the `memocache` crate, which re-exports this one.
 #![deny(missing_docs)]
@@ -41,9 +41,10 @@ pub use remote::tier::{
 pub use remote::Json;
 #[cfg(feature = "redis")]
 pub use remote::{
-    configure, configure_namespace, fingerprint, open, redis_key, redis_tier, redis_tiered,
-    scan_pattern, seal, Bincode, Codec, CodecError, Opened, RedisSettings, RedisStore, Rejected,
-    SettingsError, DEFAULT_MAX_VALUE_BYTES, DEFAULT_URL, FORMAT, HEADER_LEN, URL_VARIABLE,
+    configure, configure_namespace, fingerprint, open, parse_key, redis_key, redis_tier,
+    redis_tiered, scan_pattern, seal, Bincode, Codec, CodecError, Opened, RedisSettings,
+    RedisStore, Rejected, SettingsError, DEFAULT_MAX_VALUE_BYTES, DEFAULT_URL, FORMAT, HEADER_LEN,
+    URL_VARIABLE,
 };
 pub use shape::{Fallible, Plain, ReturnShape};
 pub use stats::Stats;

@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::remote::codec::Codec;
+use crate::remote::key_parse::parse_key;
 use crate::remote::tier::RemoteTier;
 use store::RedisStore;
 
@@ -40,9 +41,4 @@ where
     C: Codec,
 {
     Box::new(RedisStore::<K, V, C>::new(config).track_for_local_tier(parse_key::<K>))
-}
-
-/// Until keys are parsed back: any change clears the local tier.
-fn parse_key<K>(_namespace: &str, _redis_key: &str) -> Option<K> {
-    None
 }
