@@ -27,7 +27,12 @@ fn row(id: u64) -> String {
 static COMPUTED: AtomicUsize = AtomicUsize::new(0);
 
 /// A slow read from the database (200 ms), cached locally and in Redis.
-#[async_cached(store = "redis", size = 1000, ttl = "10m", namespace = "tiered-demo:price")]
+#[async_cached(
+    store = "redis",
+    size = 1000,
+    ttl = "10m",
+    namespace = "tiered-demo:price"
+)]
 async fn price(id: u64) -> Result<u64, String> {
     COMPUTED.fetch_add(1, SeqCst);
     tokio::time::sleep(Duration::from_millis(200)).await;
