@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (README): format, lints, then every test of the
-# workspace with every feature (unit, integration, trybuild UI and doc tests).
+# workspace with every feature (unit, integration, trybuild UI and doc tests),
+# and the few that check a build without the `redis` feature. The Redis tests
+# start their own redis-server processes on free loopback ports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,3 +27,8 @@ cargo clippy --workspace --all-targets --all-features -- -D warnings
 # Without the default `tokio` feature: sync memoization alone must build cleanly.
 cargo clippy -p memocache -p memocache-runtime --lib --no-default-features -- -D warnings
 cargo test --workspace --all-features
+# API docs build without a warning (broken links, missing docs).
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features
+# With the default features (no `redis`): the feature errors of the macros, and
+# the same function cached in memory instead of Redis.
+cargo test -p memocache --test ui_without_redis --test store_swap

@@ -57,5 +57,6 @@ pub mod __private {
     pub use memocache_runtime::{call_async, call_async_refreshing};
     pub use memocache_runtime::{call_sync_in, Config, Fallible, Plain, ThreadSlot};
     #[cfg(feature = "redis")]
-    pub use memocache_runtime::{redis_tier, Bincode};
+    pub use memocache_runtime::{redis_tier, redis_tiered, Bincode};
+    pub use memocache_runtime::{NotOption, NotResult, Probe, Returns, Split, Value};
 }

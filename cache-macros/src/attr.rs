@@ -56,6 +56,17 @@ pub(crate) enum Codec {
     Bincode,
 }
 
+/// `returns = "..."`: how the return value is cached, for the rare return
+/// type that the type checker cannot be asked about (one that uses the
+/// function's generic parameters or borrows), or to cache errors too.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Returns {
+    /// A `Result` whatever its name: only `Ok` values are cached.
+    Result,
+    /// The whole return value, `Err` included.
+    Plain,
+}
+
 /// Every option of both attributes, as given; `None` when not written.
 #[derive(Default)]
 pub(crate) struct Options {
@@ -72,6 +83,7 @@ pub(crate) struct Options {
     pub(crate) none_ttl: Option<Opt<u64>>,
     pub(crate) skip_none: Option<Flag>,
     pub(crate) stale_if_error: Option<Flag>,
+    pub(crate) returns: Option<Opt<Returns>>,
     /// In nanoseconds.
     pub(crate) refresh_ahead: Option<Opt<u64>>,
     pub(crate) single_flight: Option<Opt<bool>>,
@@ -95,6 +107,7 @@ const OPTIONS: &[(&str, &str)] = &[
     ("none_ttl", "none_ttl = \"30s\""),
     ("skip_none", "skip_none"),
     ("stale_if_error", "stale_if_error"),
+    ("returns", "returns = \"result\""),
     ("refresh_ahead", "refresh_ahead = \"30s\""),
     ("single_flight", "single_flight = false"),
     ("store", "store = \"redis\""),
@@ -115,8 +128,9 @@ const FOREIGN: &[(&str, &str)] = &[
     ("time_refresh", "memocache spells it `sliding`"),
     ("convert", "memocache spells it `key = EXPR` (with `key_type = TYPE` when the key is not just argument names)"),
     ("sync_writes", "memocache coalesces concurrent calls of one key by default (`single_flight`)"),
-    ("result", "memocache needs no option for it: a `Result` return is detected and only `Ok` values are cached"),
-    ("option", "memocache needs no option for it: an `Option` return is detected; see `none_ttl` and `skip_none`"),
+    ("result", "memocache needs no option for it: a `Result` return, aliases included, is detected and only `Ok` values are cached \
+                (`returns = \"result\"` is only for a return type that uses the function's generic parameters or borrows)"),
+    ("option", "memocache needs no option for it: an `Option` value, aliases included, is detected; see `none_ttl` and `skip_none`"),
 ];
 
 /// The option names `flavor` accepts.
@@ -226,6 +240,7 @@ impl Options {
                         let choices = [("memory", Store::Memory), ("redis", Store::Redis)];
                         self.store = errors.ok(at.opt(choice(&name, &expr, &choices)));
                     }
+                    "returns" => self.returns = errors.ok(at.opt(returns(&name, &expr))),
                     "codec" => {
                         let choices = [("json", Codec::Json), ("bincode", Codec::Bincode)];
                         self.codec = errors.ok(at.opt(choice(&name, &expr, &choices)));
@@ -415,6 +430,21 @@ fn choice<T: Copy>(name: &Ident, value: &Expr, choices: &[(&'static str, T)]) ->
         })
 }
 
+fn returns(name: &Ident, value: &Expr) -> syn::Result<Returns> {
+    if string(value).is_some_and(|s| s.value() == "option") {
+        return Err(syn::Error::new_spanned(
+            value,
+            "`returns` has no \"option\": an `Option` value is found by its type, aliases included, and needs no option; \
+             `returns` is \"result\" (cache only `Ok` values) or \"plain\" (cache every return value, `Err` included)",
+        ));
+    }
+    choice(
+        name,
+        value,
+        &[("result", Returns::Result), ("plain", Returns::Plain)],
+    )
+}
+
 fn namespace(value: &Expr) -> syn::Result<String> {
     let text = string(value).ok_or_else(|| {
         syn::Error::new_spanned(
@@ -522,6 +552,7 @@ mod tests {
                 none_ttl = 30,
                 skip_none,
                 stale_if_error,
+                returns = "result",
                 refresh_ahead = "30s",
                 single_flight = false,
                 store = "memory",
@@ -541,6 +572,7 @@ mod tests {
         assert_eq!(o.refresh_ahead.unwrap().value, 30 * 1_000_000_000);
         assert!(!o.single_flight.unwrap().value);
         assert_eq!(o.store.unwrap().value, Store::Memory);
+        assert_eq!(o.returns.unwrap().value, Returns::Result);
         assert_eq!(o.namespace.unwrap().value, "shop:product");
         assert_eq!(o.version.unwrap().value, 3);
         assert_eq!(o.codec.unwrap().value, Codec::Json);
@@ -600,6 +632,11 @@ mod tests {
         assert!(error(quote!(name = "X")).contains("takes an identifier"));
         assert!(error(quote!(single_flight = 0)).contains("`true` or `false`"));
         assert!(error(quote!(ttl_fn = 5)).contains("fn(&V) -> Option<Duration>"));
+        assert!(error(quote!(returns = "resutl")).contains(
+            "unknown returns \"resutl\": expected \"result\" or \"plain\"; did you mean \"result\"?"
+        ));
+        assert!(error(quote!(returns = "option")).starts_with("`returns` has no \"option\""));
+        assert!(error(quote!(returns = result)).contains("`returns` takes a string"));
         assert!(error(quote!("size")).contains("expected an option"));
     }
 

@@ -6,62 +6,216 @@
 //!
 //! ```text
 //! fn name(args) -> R {
+//!     thread_local! { static __MEMOCACHE_SLOT: ThreadSlot<K, V> = ... }
 //!     let __memocache_key: K = /* key from the arguments */;
-//!     memocache::__private::call_sync(&NAME, __memocache_key, memocache::__private::Plain, || -> R { body })
+//!     memocache::__private::call_sync_in(&NAME, &__MEMOCACHE_SLOT, __memocache_key, SHAPE, || -> R { body })
 //! }
+//! type __memocache_name = memocache::__private::Returns<R, { /* is R a Result? */ }>;
 //! static NAME: memocache::Cache<K, V> = memocache::Cache::new(/* const config */);
 //! ```
 //!
-//! and a method keeps its cache in a static inside a generated associated
-//! function `name_cache()`, since an `impl` block cannot hold a static.
+//! where the type alias asks the type checker whether `R` is a `Result`, so
+//! that `V` is `Value<__memocache_name>` (`T` of `Result<T, E>`, or `R`) and
+//! `SHAPE` is `<__memocache_name as Split>::SHAPE`; a return type that cannot
+//! be named there is split from its tokens instead (`signature::Split`).
+//! A method keeps its cache in a static inside a generated associated
+//! function `name_cache()`, since an `impl` block cannot hold a static, and
+//! the alias inside that function and inside the method.
 
-use crate::attr::{Codec, Store};
+use crate::attr::{Codec, Returns, Store};
 use crate::flavor::Flavor;
-use crate::signature::Shape;
-use crate::validate::Plan;
+use crate::signature::{Shape, Split};
+use crate::validate::{self, Plan};
 use proc_macro2::{Literal, Span, TokenStream};
-use quote::{quote, quote_spanned};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::visit_mut::{self, VisitMut};
 use syn::{AttrStyle, FnArg, Ident};
 
 /// The memoized function and its cache handle.
 pub(crate) fn expand(plan: &Plan) -> TokenStream {
     let krate = &plan.krate;
-    let (key, value) = (&plan.key.ty, &plan.output.value);
+    let split = Value::new(plan);
+    let (key, value) = (&plan.key.ty, split.ty());
+    let alias = split.alias();
+    let checks = checks(plan, &split);
     let cache = plan.flavor.cache_type(krate);
-    let config = config(plan);
+    let config = config(plan, &split);
     let make = match remote_codec(plan) {
-        Some(codec) => quote! {
-            #cache::with_remote(#config, #krate::__private::redis_tier::<#key, #value, #krate::__private::#codec>)
-        },
+        Some(codec) => {
+            let factory = if has_local_tier(plan) {
+                quote!(redis_tiered)
+            } else {
+                quote!(redis_tier)
+            };
+            quote! {
+                #cache::with_remote(#config, #krate::__private::#factory::<#key, #value, #krate::__private::#codec>)
+            }
+        }
         None => quote!(#cache::new(#config)),
     };
     let handle = &plan.handle;
     let doc = doc(plan);
     let vis = &plan.func.vis;
     if plan.is_method() {
-        let func = function(plan, quote!(Self::#handle()));
+        // The alias is not in scope in the signature.
+        let inline = split.inline_ty();
+        let func = function(plan, &split, quote!(Self::#handle()), alias.clone());
         quote! {
             #[doc = #doc]
-            #vis fn #handle() -> &'static #cache<#key, #value> {
+            #vis fn #handle() -> &'static #cache<#key, #inline> {
+                #alias
+                #checks
                 static HANDLE: #cache<#key, #value> = #make;
                 &HANDLE
             }
             #func
         }
     } else {
-        let func = function(plan, quote!(&#handle));
+        let func = function(plan, &split, quote!(&#handle), TokenStream::new());
         quote! {
             #func
+            #alias
+            #checks
             #[doc = #doc]
             #vis static #handle: #cache<#key, #value> = #make;
         }
     }
 }
 
+/// The cached value type `V` and the shape of the call, as the generated code
+/// writes them: through a type alias of `Returns<R, FALLIBLE>` when the type
+/// checker splits the return type `R`, as written otherwise.
+struct Value<'a> {
+    plan: &'a Plan,
+    /// `Returns<R, { Probe::<R>::IS_RESULT }>`, named by `alias`.
+    returns: Option<TokenStream>,
+    alias: Ident,
+}
+
+impl<'a> Value<'a> {
+    fn new(plan: &'a Plan) -> Self {
+        let krate = &plan.krate;
+        let ret = &plan.output.ty;
+        let returns = (plan.output.split == Split::Probed).then(|| {
+            let fallible = probe(krate, ret, "NotResult", "IS_RESULT");
+            quote!(#krate::__private::Returns<#ret, #fallible>)
+        });
+        let name = plan.func.sig.ident.to_string();
+        Value {
+            plan,
+            returns,
+            alias: format_ident!("__memocache_{}", name.trim_start_matches("r#")),
+        }
+    }
+
+    /// `V`, with the alias in scope.
+    fn ty(&self) -> TokenStream {
+        let krate = &self.plan.krate;
+        match (&self.returns, &self.plan.output.split) {
+            (Some(_), _) => {
+                let alias = &self.alias;
+                quote!(#krate::__private::Value<#alias>)
+            }
+            (None, Split::Written { value, .. }) => value.to_token_stream(),
+            (None, Split::Probed) => unreachable!("a split by the type checker has an alias"),
+        }
+    }
+
+    /// `V`, without the alias.
+    fn inline_ty(&self) -> TokenStream {
+        let krate = &self.plan.krate;
+        match &self.returns {
+            Some(returns) => quote!(#krate::__private::Value<#returns>),
+            None => self.ty(),
+        }
+    }
+
+    /// The type alias, if the type checker splits.
+    fn alias(&self) -> TokenStream {
+        let alias = &self.alias;
+        self.returns
+            .as_ref()
+            .map_or_else(TokenStream::new, |returns| {
+                quote! {
+                    #[allow(non_camel_case_types)]
+                    type #alias = #returns;
+                }
+            })
+    }
+
+    /// The shape argument of the call path.
+    fn shape(&self) -> TokenStream {
+        let krate = &self.plan.krate;
+        let alias = &self.alias;
+        match &self.plan.output.split {
+            Split::Probed => quote!(<#alias as #krate::__private::Split>::SHAPE),
+            Split::Written {
+                shape: Shape::Plain,
+                ..
+            } => quote!(#krate::__private::Plain),
+            Split::Written {
+                shape: Shape::Fallible,
+                ..
+            } => quote!(#krate::__private::Fallible),
+        }
+    }
+
+    /// `Probe::<V>::NONE_TEST`: `Some(Option::is_none)` if `V` is an `Option`.
+    fn none_test(&self) -> TokenStream {
+        probe(&self.plan.krate, self.ty(), "NotOption", "NONE_TEST")
+    }
+}
+
+/// `Probe::<ty>::konst`, with the trait that answers for other types in scope.
+fn probe(krate: &syn::Path, ty: impl ToTokens, otherwise: &str, konst: &str) -> TokenStream {
+    let otherwise = Ident::new(otherwise, Span::call_site());
+    let konst = Ident::new(konst, Span::call_site());
+    quote!({
+        #[allow(unused_imports)]
+        use #krate::__private::#otherwise as _;
+        #krate::__private::Probe::<#ty>::#konst
+    })
+}
+
+/// Const assertions for the options that need a particular return type when
+/// only the type checker can tell whether it is one, each spanned on its
+/// option so that the failure points there.
+fn checks(plan: &Plan, split: &Value) -> TokenStream {
+    let mut checks = TokenStream::new();
+    let sig = &plan.func.sig;
+    for (name, what) in validate::none_options(&plan.options) {
+        let message = validate::not_an_option(name, what, sig);
+        let none_test = split.none_test();
+        checks.extend(quote_spanned! {name.span()=>
+            const _: () = ::core::assert!(#none_test.is_some(), #message);
+        });
+    }
+    if plan.output.split == Split::Probed {
+        let o = &plan.options;
+        let returns = o.returns.as_ref().filter(|r| r.value == Returns::Result);
+        let needs_result = [
+            (returns.map(|r| &r.name), validate::returns_no_result(sig)),
+            (
+                o.stale_if_error.as_ref().map(|s| &s.name),
+                validate::not_a_result(sig),
+            ),
+        ];
+        let (krate, alias) = (&plan.krate, &split.alias);
+        for (name, message) in needs_result {
+            if let Some(name) = name {
+                checks.extend(quote_spanned! {name.span()=>
+                    const _: () = ::core::assert!(<#alias as #krate::__private::Split>::FALLIBLE, #message);
+                });
+            }
+        }
+    }
+    checks
+}
+
 /// The function with its body replaced by a call into the runtime; `cache`
-/// is an expression of type `&'static Cache<K, V>`.
-fn function(plan: &Plan, cache: TokenStream) -> TokenStream {
+/// is an expression of type `&'static Cache<K, V>`, and `alias` the type
+/// alias that `V` needs in the body, if not in scope already.
+fn function(plan: &Plan, split: &Value, cache: TokenStream, alias: TokenStream) -> TokenStream {
     let krate = &plan.krate;
     let func = &plan.func;
     let (outer, inner): (Vec<_>, Vec<_>) = func
@@ -84,10 +238,7 @@ fn function(plan: &Plan, cache: TokenStream) -> TokenStream {
     let key = Ident::new("__memocache_key", Span::mixed_site());
     let out = Ident::new("__memocache_out", Span::mixed_site());
     let slot = Ident::new("__MEMOCACHE_SLOT", Span::mixed_site());
-    let shape = match plan.output.shape {
-        Shape::Plain => quote!(#krate::__private::Plain),
-        Shape::Fallible => quote!(#krate::__private::Fallible),
-    };
+    let shape = split.shape();
     // The async block's output is pinned to the return type, so `?` and
     // `.into()` in the body infer as they do in the original function.
     let future = quote!(async move { let #out: #ret = #block; #out });
@@ -119,11 +270,12 @@ fn function(plan: &Plan, cache: TokenStream) -> TokenStream {
         }
     };
     let (key_type, key_value) = (&plan.key.ty, &plan.key.value);
-    let value_type = &plan.output.value;
+    let value_type = split.ty();
     quote! {
         #(#outer)*
         #vis #sig {
             #(#inner)*
+            #alias
             ::std::thread_local! {
                 static #slot: #krate::__private::ThreadSlot<#key_type, #value_type> =
                     const { #krate::__private::ThreadSlot::new() };
@@ -147,10 +299,10 @@ impl VisitMut for Immutable {
 /// The const builder chain of the cache's configuration: only the options
 /// that were given, each spanned on its option so that type errors (a
 /// `ttl_fn` of the wrong type) point there.
-fn config(plan: &Plan) -> TokenStream {
+fn config(plan: &Plan, split: &Value) -> TokenStream {
     let o = &plan.options;
     let krate = &plan.krate;
-    let value = &plan.output.value;
+    let value = split.ty();
     let duration = |nanos: u64| quote!(#krate::__private::Duration::from_nanos(#nanos));
     let namespace = match &o.namespace {
         Some(namespace) => namespace.tokens.clone(),
@@ -186,8 +338,9 @@ fn config(plan: &Plan) -> TokenStream {
     if let Some(skip_none) = &o.skip_none {
         chain.extend(quote_spanned!(skip_none.name.span()=> .skip_none()));
     }
-    if plan.output.is_option {
-        chain.extend(quote!(.is_none(::core::option::Option::is_none)));
+    if plan.output.may_be_option() {
+        let none_test = split.none_test();
+        chain.extend(quote!(.none_test(#none_test)));
     }
     if let Some(stale) = &o.stale_if_error {
         chain.extend(quote_spanned!(stale.name.span()=> .stale_if_error()));
@@ -204,9 +357,17 @@ fn config(plan: &Plan) -> TokenStream {
         chain.extend(quote_spanned!(version.name.span()=> .version(#number)));
     }
     if let Some(store) = o.store.as_ref().filter(|s| s.value == Store::Redis) {
-        chain.extend(quote_spanned!(store.name.span()=> .remote_only()));
+        if !has_local_tier(plan) {
+            chain.extend(quote_spanned!(store.name.span()=> .remote_only()));
+        }
     }
     chain
+}
+
+/// Whether a Redis cache keeps a local tier in front of Redis: `size` (or
+/// `unbounded`) says how large.
+fn has_local_tier(plan: &Plan) -> bool {
+    plan.options.size.is_some() || plan.options.unbounded.is_some()
 }
 
 /// The codec type of a Redis cache (`None`: the cache has no remote tier).
@@ -263,6 +424,9 @@ mod tests {
             .join("\n")
     }
 
+    /// `Value<alias>`, `V` of a return type split by the type checker.
+    const VALUE: &str = ":: memocache :: __private :: Value < __memocache_square >";
+
     #[test]
     fn free_function() {
         let out = expanded(
@@ -277,17 +441,32 @@ mod tests {
         );
         let expected = [
             r#"# [doc = r" Doc."] pub fn square (n : u64 , db : & Db) -> Option < u64 > { "#,
-            ":: std :: thread_local ! { static __MEMOCACHE_SLOT : :: memocache :: __private :: ThreadSlot < u64 , Option < u64 > > = const { :: memocache :: __private :: ThreadSlot :: new () } ; } ",
+            ":: std :: thread_local ! { static __MEMOCACHE_SLOT : :: memocache :: __private :: ThreadSlot < u64 , ",
+            VALUE,
+            " > = const { :: memocache :: __private :: ThreadSlot :: new () } ; } ",
             "let __memocache_key : u64 = :: core :: clone :: Clone :: clone (& n) ; ",
-            ":: memocache :: __private :: call_sync_in (& SQUARE , & __MEMOCACHE_SLOT , __memocache_key , :: memocache :: __private :: Plain , ",
+            ":: memocache :: __private :: call_sync_in (& SQUARE , & __MEMOCACHE_SLOT , __memocache_key , ",
+            "< __memocache_square as :: memocache :: __private :: Split > :: SHAPE , ",
             "| | -> Option < u64 > { Some (n * n) }) }\n",
+            // The type checker tells whether the return type is a `Result`.
+            "# [allow (non_camel_case_types)] type __memocache_square = :: memocache :: __private :: Returns < Option < u64 > , ",
+            "{ # [allow (unused_imports)] use :: memocache :: __private :: NotResult as _ ; ",
+            ":: memocache :: __private :: Probe :: < Option < u64 > > :: IS_RESULT } > ;\n",
             "# [doc = \"Cache of [`square`], generated by `#[cached]`; keyed by `n`.\\n\\n`SQUARE.invalidate(&key)` drops one entry, ",
             "`SQUARE.clear()` drops them all, and `SQUARE.stats()` reads hits, misses, evictions and size.\"] ",
-            "pub static SQUARE : :: memocache :: Cache < u64 , Option < u64 > > = :: memocache :: Cache :: new (",
-            ":: memocache :: __private :: Config :: < Option < u64 > > :: new (",
+            "pub static SQUARE : :: memocache :: Cache < u64 , ",
+            VALUE,
+            " > = :: memocache :: Cache :: new (",
+            ":: memocache :: __private :: Config :: < ",
+            VALUE,
+            " > :: new (",
             ":: core :: concat ! (:: core :: module_path ! () , \"::\" , \"square\")) ",
             ". size (10) . ttl (:: memocache :: __private :: Duration :: from_nanos (1000000000u64)) ",
-            ". is_none (:: core :: option :: Option :: is_none)) ;",
+            // And whether the value is an `Option`.
+            ". none_test ({ # [allow (unused_imports)] use :: memocache :: __private :: NotOption as _ ; ",
+            ":: memocache :: __private :: Probe :: < ",
+            VALUE,
+            " > :: NONE_TEST })) ;",
         ]
         .concat();
         assert_eq!(out, expected);
@@ -317,23 +496,159 @@ mod tests {
                 }
             ),
         );
+        let value = ":: facade :: memocache :: __private :: Value < __memocache_get >";
         let chain = [
-            ":: facade :: memocache :: __private :: Config :: < Option < u8 > > :: new (\"ns\") . size (5) ",
+            ":: facade :: memocache :: __private :: Config :: < ",
+            value,
+            " > :: new (\"ns\") . size (5) ",
             ". ttl (:: facade :: memocache :: __private :: Duration :: from_nanos (2000000000u64)) . sliding () . ttl_fn (ttl_of) ",
             ". none_ttl (:: facade :: memocache :: __private :: Duration :: from_nanos (1000000000u64)) ",
-            ". is_none (:: core :: option :: Option :: is_none) . stale_if_error () ",
+            ". none_test ({ # [allow (unused_imports)] use :: facade :: memocache :: __private :: NotOption as _ ; ",
+            ":: facade :: memocache :: __private :: Probe :: < ",
+            value,
+            " > :: NONE_TEST }) . stale_if_error () ",
             ". refresh_ahead (:: facade :: memocache :: __private :: Duration :: from_nanos (500000000u64)) ",
             ". single_flight (false) . version (3)",
         ]
         .concat();
         assert!(out.contains(&chain), "{out}");
         assert!(
+            out.contains(&format!(
+                "static LOOKUP : :: facade :: memocache :: AsyncCache < u64 , {value} >"
+            )),
+            "{out}"
+        );
+        assert!(
             out.contains(
-                "static LOOKUP : :: facade :: memocache :: AsyncCache < u64 , Option < u8 > >"
+                "call_async_refreshing (& LOOKUP , & __MEMOCACHE_SLOT , __memocache_key , \
+                 < __memocache_get as :: facade :: memocache :: __private :: Split > :: SHAPE"
             ),
             "{out}"
         );
-        assert!(out.contains("call_async_refreshing (& LOOKUP , & __MEMOCACHE_SLOT , __memocache_key , :: facade :: memocache :: __private :: Fallible"));
+        // The type checker checks what the options need of the return type.
+        let checks = [
+            "const _ : () = :: core :: assert ! ({ # [allow (unused_imports)] use :: facade :: memocache :: __private :: NotOption as _ ; ",
+            ":: facade :: memocache :: __private :: Probe :: < ",
+            value,
+            " > :: NONE_TEST } . is_some () , \"`none_ttl` is the TTL of cached `None` results, but `get` does not return an `Option` ",
+            "(nor a `Result<Option<T>, E>`): remove `none_ttl`\") ;\n",
+            "const _ : () = :: core :: assert ! (< __memocache_get as :: facade :: memocache :: __private :: Split > :: FALLIBLE , ",
+            "\"`stale_if_error` serves the last good value when the function returns `Err`, but `get` does not return a `Result`: ",
+            "remove `stale_if_error`\") ;",
+        ]
+        .concat();
+        assert!(out.contains(&checks), "{out}");
+    }
+
+    #[test]
+    fn split_from_the_tokens() {
+        // A return type that uses the function's generic parameters cannot
+        // be named next to the static: its spelling decides, without alias.
+        let out = expanded(
+            Flavor::Sync,
+            quote!(none_ttl = "1s", stale_if_error),
+            quote!(
+                fn parse<E>(text: String) -> Result<Option<u64>, E> {
+                    Ok(None)
+                }
+            ),
+        );
+        assert!(!out.contains("type __memocache_parse"), "{out}");
+        assert!(
+            out.contains(
+                "__memocache_key , :: memocache :: __private :: Fallible , | | -> Result < Option < u64 > , E >"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("static PARSE : :: memocache :: Cache < String , Option < u64 > >"),
+            "{out}"
+        );
+        // Its value may still be an alias of `Option`: the type checker says.
+        let none_test =
+            "{ # [allow (unused_imports)] use :: memocache :: __private :: NotOption as _ ; \
+                         :: memocache :: __private :: Probe :: < Option < u64 > > :: NONE_TEST }";
+        assert!(out.contains(&format!(". none_test ({none_test})")), "{out}");
+        assert!(
+            out.contains(&format!(
+                "const _ : () = :: core :: assert ! ({none_test} . is_some ()"
+            )),
+            "{out}"
+        );
+        assert!(!out.contains("FALLIBLE"), "{out}");
+        // A value that cannot be an `Option` gets no test.
+        let out = expanded(
+            Flavor::Sync,
+            quote!(),
+            quote!(
+                fn pair(n: u64) -> (u64, u64) {
+                    (n, n)
+                }
+            ),
+        );
+        assert!(
+            !out.contains("none_test") && !out.contains("type __memocache_pair"),
+            "{out}"
+        );
+        assert!(out.contains(":: memocache :: __private :: Plain"), "{out}");
+    }
+
+    #[test]
+    fn returns_option() {
+        // `returns = "result"` where the type checker cannot look: the first
+        // type argument is the `Ok` type.
+        let out = expanded(
+            Flavor::Sync,
+            quote!(returns = "result"),
+            quote!(
+                fn load<E>(id: u64) -> AppResult<Item, E> {
+                    todo!()
+                }
+            ),
+        );
+        assert!(
+            out.contains(":: memocache :: __private :: Fallible , | | -> AppResult < Item , E >"),
+            "{out}"
+        );
+        assert!(out.contains("Cache < u64 , Item >"), "{out}");
+        // Where it can, it finds out by itself, and the option asserts that
+        // it finds a `Result`.
+        let out = expanded(
+            Flavor::Sync,
+            quote!(returns = "result"),
+            quote!(
+                fn load(id: u64) -> Answer {
+                    todo!()
+                }
+            ),
+        );
+        assert!(
+            out.contains("type __memocache_load = :: memocache :: __private :: Returns < Answer ,"),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "const _ : () = :: core :: assert ! (< __memocache_load as :: memocache :: __private :: Split > :: FALLIBLE , \
+                 \"`returns = \\\"result\\\"` caches only the `Ok` values of a `Result`, but `load` does not return a `Result`: remove `returns`\") ;"
+            ),
+            "{out}"
+        );
+        // `returns = "plain"`: the whole value, `Err` included.
+        let out = expanded(
+            Flavor::Sync,
+            quote!(returns = "plain"),
+            quote!(
+                fn load(id: u64) -> Answer {
+                    todo!()
+                }
+            ),
+        );
+        assert!(!out.contains("type __memocache_load"), "{out}");
+        assert!(
+            out.contains(":: memocache :: __private :: Plain , | | -> Answer"),
+            "{out}"
+        );
+        assert!(out.contains("Cache < u64 , Answer >"), "{out}");
     }
 
     #[test]
@@ -349,13 +664,14 @@ mod tests {
         );
         let call = [
             "let __memocache_key : :: std :: string :: String = :: std :: borrow :: ToOwned :: to_owned (& * name) ; ",
-            ":: memocache :: __private :: call_async (& GET , & __MEMOCACHE_SLOT , __memocache_key , :: memocache :: __private :: Plain , ",
+            ":: memocache :: __private :: call_async (& GET , & __MEMOCACHE_SLOT , __memocache_key , ",
+            "< __memocache_get as :: memocache :: __private :: Split > :: SHAPE , ",
             "async move { let __memocache_out : Vec < u8 > = { vec ! [] } ; __memocache_out }) . await }",
         ]
         .concat();
         assert!(out.contains(&call), "{out}");
         assert!(out.contains(
-            "static GET : :: memocache :: AsyncCache < :: std :: string :: String , Vec < u8 > >"
+            "static GET : :: memocache :: AsyncCache < :: std :: string :: String , :: memocache :: __private :: Value < __memocache_get > >"
         ));
     }
 
@@ -394,18 +710,39 @@ mod tests {
                 }
             ),
         );
+        let returns = ":: memocache :: __private :: Returns < u64 , { # [allow (unused_imports)] \
+                       use :: memocache :: __private :: NotResult as _ ; :: memocache :: __private :: Probe :: < u64 > :: IS_RESULT } >";
+        // An `impl` block holds no type alias: one in each function's body,
+        // and none in scope in the handle's signature.
+        let alias =
+            format!("# [allow (non_camel_case_types)] type __memocache_price = {returns} ; ");
+        let value = ":: memocache :: __private :: Value < __memocache_price >";
         let expected = [
             "# [doc = \"Cache of [`Self::price`], generated by `#[cached]`; keyed by `id`.\\n\\n",
             "`Self::price_cache().invalidate(&key)` drops one entry, `Self::price_cache().clear()` drops them all, ",
             "and `Self::price_cache().stats()` reads hits, misses, evictions and size.\"] ",
-            "pub fn price_cache () -> & 'static :: memocache :: Cache < u64 , u64 > { ",
-            "static HANDLE : :: memocache :: Cache < u64 , u64 > = :: memocache :: Cache :: new (",
-            ":: memocache :: __private :: Config :: < u64 > :: new (:: core :: concat ! (:: core :: module_path ! () , \"::\" , \"price\"))) ; ",
+            "pub fn price_cache () -> & 'static :: memocache :: Cache < u64 , :: memocache :: __private :: Value < ",
+            returns,
+            " > > { ",
+            &alias,
+            "static HANDLE : :: memocache :: Cache < u64 , ",
+            value,
+            " > = :: memocache :: Cache :: new (:: memocache :: __private :: Config :: < ",
+            value,
+            " > :: new (:: core :: concat ! (:: core :: module_path ! () , \"::\" , \"price\")) ",
+            ". none_test ({ # [allow (unused_imports)] use :: memocache :: __private :: NotOption as _ ; ",
+            ":: memocache :: __private :: Probe :: < ",
+            value,
+            " > :: NONE_TEST })) ; ",
             "& HANDLE }\n",
             "pub fn price (& self , id : u64) -> u64 { ",
-            ":: std :: thread_local ! { static __MEMOCACHE_SLOT : :: memocache :: __private :: ThreadSlot < u64 , u64 > = const { :: memocache :: __private :: ThreadSlot :: new () } ; } ",
+            &alias,
+            ":: std :: thread_local ! { static __MEMOCACHE_SLOT : :: memocache :: __private :: ThreadSlot < u64 , ",
+            value,
+            " > = const { :: memocache :: __private :: ThreadSlot :: new () } ; } ",
             "let __memocache_key : u64 = :: core :: clone :: Clone :: clone (& id) ; ",
-            ":: memocache :: __private :: call_sync_in (Self :: price_cache () , & __MEMOCACHE_SLOT , __memocache_key , :: memocache :: __private :: Plain , ",
+            ":: memocache :: __private :: call_sync_in (Self :: price_cache () , & __MEMOCACHE_SLOT , __memocache_key , ",
+            "< __memocache_price as :: memocache :: __private :: Split > :: SHAPE , ",
             "| | -> u64 { id }) }",
         ]
         .concat();

@@ -77,6 +77,48 @@ use proc_macro2::TokenStream as TokenStream2;
 /// a static: no generic parameters of the function, no `impl Trait`, no `Self`,
 /// no borrows other than `'static`.
 ///
+/// Whether the return type is a `Result` is asked of the type checker, so an
+/// alias is one whatever its name, and a type merely called `Result` is not:
+///
+/// ```
+/// use memocache::cached;
+/// # #[derive(Clone, Debug, PartialEq)]
+/// # struct AppError;
+///
+/// type Answer = Result<u64, AppError>;
+///
+/// #[cached]
+/// fn answer(n: u64) -> Answer {
+///     if n == 0 { Err(AppError) } else { Ok(n) }
+/// }
+///
+/// assert_eq!(answer(0), Err(AppError)); // not cached
+/// assert_eq!(answer(1), Ok(1));
+/// assert_eq!(ANSWER.get(&1), Some(1)); // the cache holds the `Ok` value
+/// ```
+///
+/// The same holds of an `Option` value. The type checker is asked in a type
+/// alias next to the cache's static, so it cannot look at a return type that
+/// uses the function's generic parameters or borrows: there the name decides
+/// (`Result<T, E>`, `io::Result<T>`), and `returns = "result"` says that
+/// another name is an alias of `Result` whose first type argument is the `Ok`
+/// type:
+///
+/// ```
+/// use memocache::cached;
+///
+/// type AppResult<T, E> = Result<T, E>;
+///
+/// #[cached(returns = "result")]
+/// fn parse<E: From<std::num::ParseIntError>>(text: String) -> AppResult<u64, E> {
+///     Ok(text.parse::<u64>()?)
+/// }
+/// # let parsed: Result<u64, std::num::ParseIntError> = parse("7".into());
+/// # assert_eq!(PARSE.get("7"), Some(7));
+/// ```
+///
+/// `returns = "plain"` caches every return value whole, `Err` included.
+///
 /// # Options
 ///
 /// | option | meaning |
@@ -92,6 +134,8 @@ use proc_macro2::TokenStream as TokenStream2;
 /// | `none_ttl = "30s"` | `Option` returns: TTL of `None` results |
 /// | `skip_none` | `Option` returns: `None` is not stored |
 /// | `stale_if_error` | `Result` returns: on `Err`, serve the last good value if one is held |
+/// | `returns = "result"` | only `Ok` values, for an alias of `Result` that the type checker cannot be asked about (see above) |
+/// | `returns = "plain"` | every return value whole, `Err` included |
 /// | `refresh_ahead = "30s"` | `#[async_cached]` only: serve an expired value this long while one background refresh runs |
 /// | `single_flight = false` | no per-key coalescing of concurrent calls (on by default) |
 /// | `store = "redis"` | Redis store: needs the `redis` feature of memocache |

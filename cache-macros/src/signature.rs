@@ -1,9 +1,17 @@
 //! Analysis of the memoized function's signature: its receiver, the
 //! bindings its arguments introduce (with their types, inferred from the
-//! patterns), which arguments are `#[skip]`ped, and the shape of its return
-//! type.
+//! patterns), which arguments are `#[skip]`ped, and how its return type
+//! splits into a cached value.
+//!
+//! Whether the return type is a `Result` (only `Ok` values cached) or its
+//! value an `Option` (`none_ttl`, `skip_none`) is a question about the type,
+//! not its spelling: `type Answer = Result<u64, AppError>` is a `Result`, and
+//! a user's `struct Result<T>` is not. So the answer is left to the type
+//! checker (see `Split::Probed`), and the spelling is only a fallback for a
+//! return type that the generated code cannot name next to its static.
 
 use crate::errors::Errors;
+use crate::types;
 use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::{Attribute, FnArg, GenericArgument, ItemFn, Pat, PathArguments, ReturnType, Token, Type};
@@ -53,15 +61,37 @@ pub(crate) enum Shape {
     Fallible,
 }
 
+/// How the return type splits into the cached value type `V` and a shape.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Split {
+    /// The type checker tells whether the return type is a `Result`, in a
+    /// type alias `Returns<R, { Probe::<R>::IS_RESULT }>` next to the cache:
+    /// for a path type that the cache's static can name.
+    Probed,
+    /// Split here, from the tokens: the return type cannot be a `Result` (a
+    /// tuple, a reference...) or cannot be named in a static (it uses the
+    /// function's generic parameters, `Self` or a borrow), or `returns`
+    /// decided. `value` is `V` as written.
+    Written { shape: Shape, value: Box<Type> },
+}
+
 /// The return type and what is cached of it.
 pub(crate) struct Output {
     /// The function's return type, as written.
     pub(crate) ty: Type,
-    /// The cached value type `V`: the return type, or `T` of `Result<T, E>`.
-    pub(crate) value: Type,
-    pub(crate) shape: Shape,
-    /// `V` is an `Option`, so `None` results can get their own TTL.
-    pub(crate) is_option: bool,
+    pub(crate) split: Split,
+}
+
+impl Output {
+    /// Whether `V` may be an `Option` (always, unless it is written out as
+    /// something that is not a path), so that `none_ttl` and `skip_none`
+    /// are left for the type checker to check.
+    pub(crate) fn may_be_option(&self) -> bool {
+        match &self.split {
+            Split::Probed => true,
+            Split::Written { value, .. } => may_be_alias(value),
+        }
+    }
 }
 
 /// Analyzes `func`'s signature and strips the `#[skip]` markers from it.
@@ -286,6 +316,19 @@ fn first_argument_of<'a>(ty: &'a Type, name: &str, max: usize) -> Option<&'a Typ
     (ident == name && (1..=max).contains(&types.len())).then(|| types[0])
 }
 
+/// The type arguments of a path type: `[T, E]` of `AppResult<T, E>`, whose
+/// first is the `Ok` type when it is an alias of `Result` written the usual
+/// way (`io::Result<T>`, `AppResult<T, E>`).
+pub(crate) fn type_arguments(ty: &Type) -> Vec<&Type> {
+    generic_types(ty).map_or_else(Vec::new, |(_, types)| types.collect())
+}
+
+/// A path (or a macro): a type that may be an alias of anything, `Result`
+/// and `Option` included. A tuple, an array, a reference... are none.
+pub(crate) fn may_be_alias(ty: &Type) -> bool {
+    matches!(unparen(ty), Type::Path(_) | Type::Macro(_))
+}
+
 /// The return type's shape; records an error when there is nothing to cache.
 fn output(sig: &syn::Signature, errors: &mut Errors) -> Option<Output> {
     let ty = match &sig.output {
@@ -308,17 +351,30 @@ fn output(sig: &syn::Signature, errors: &mut Errors) -> Option<Output> {
             return None;
         }
     };
-    let (value, shape) = match first_argument_of(&ty, "Result", 2) {
-        Some(ok) => (ok.clone(), Shape::Fallible),
-        None => (ty.clone(), Shape::Plain),
+    let split = if !may_be_alias(&ty) {
+        Split::Written {
+            shape: Shape::Plain,
+            value: Box::new(ty.clone()),
+        }
+    } else if types::problems(&ty, &sig.generics).is_empty() {
+        Split::Probed
+    } else {
+        // The generated code cannot name the type next to the static: trust
+        // the spelling. A `Result` by name that is not std's is then a type
+        // error (the shape `Fallible` takes std's), never a silent cache of
+        // the whole value.
+        match first_argument_of(&ty, "Result", 2) {
+            Some(ok) => Split::Written {
+                shape: Shape::Fallible,
+                value: Box::new(ok.clone()),
+            },
+            None => Split::Written {
+                shape: Shape::Plain,
+                value: Box::new(ty.clone()),
+            },
+        }
     };
-    let is_option = first_argument_of(&value, "Option", 1).is_some();
-    Some(Output {
-        ty,
-        value,
-        shape,
-        is_option,
-    })
+    Some(Output { ty, split })
 }
 
 #[cfg(test)]
@@ -457,66 +513,135 @@ mod tests {
         assert_eq!(sig.args.len(), 1);
     }
 
-    fn shape(func: ItemFn) -> Option<(Shape, String, bool)> {
+    /// The split of `func`'s return type: `probed`, or the shape and
+    /// value as written.
+    fn split(func: ItemFn) -> Option<String> {
         let (sig, _, _) = analyzed(func);
-        sig.output
-            .map(|o| (o.shape, o.value.to_token_stream().to_string(), o.is_option))
+        sig.output.map(|o| match o.split {
+            Split::Probed => "probed".to_string(),
+            Split::Written { shape, value } => {
+                format!("{shape:?} {}", value.to_token_stream())
+            }
+        })
     }
 
     #[test]
-    fn return_shapes() {
-        assert_eq!(
-            shape(parse_quote!(
-                fn f() -> u64 {
-                    0
-                }
-            )),
-            Some((Shape::Plain, "u64".into(), false))
-        );
-        assert_eq!(
-            shape(parse_quote!(
-                fn f() -> Result<u64, E> {
-                    0
-                }
-            )),
-            Some((Shape::Fallible, "u64".into(), false))
-        );
-        assert_eq!(
-            shape(parse_quote!(
-                fn f() -> io::Result<Vec<u8>> {
-                    0
-                }
-            )),
-            Some((Shape::Fallible, "Vec < u8 >".into(), false))
-        );
-        assert_eq!(
-            shape(parse_quote!(
-                fn f() -> Option<u64> {
-                    0
-                }
-            )),
-            Some((Shape::Plain, "Option < u64 >".into(), true))
-        );
-        assert_eq!(
-            shape(parse_quote!(
-                fn f() -> Result<Option<u8>, E> {
-                    0
-                }
-            )),
-            Some((Shape::Fallible, "Option < u8 >".into(), true))
-        );
-        assert_eq!(
-            shape(parse_quote!(
-                fn f() {}
-            )),
-            None
-        );
-        assert_eq!(
-            shape(parse_quote!(
-                fn f() -> () {}
-            )),
-            None
-        );
+    fn return_splits() {
+        let cases: [(ItemFn, Option<&str>); 12] = [
+            (
+                parse_quote!(
+                    fn f() -> u64 {
+                        0
+                    }
+                ),
+                Some("probed"),
+            ),
+            (
+                parse_quote!(
+                    fn f() -> Result<u64, E> {
+                        0
+                    }
+                ),
+                Some("probed"),
+            ),
+            (
+                parse_quote!(
+                    fn f() -> Answer {
+                        0
+                    }
+                ),
+                Some("probed"),
+            ),
+            (
+                parse_quote!(
+                    fn f() -> io::Result<Vec<u8>> {
+                        0
+                    }
+                ),
+                Some("probed"),
+            ),
+            (
+                parse_quote!(
+                    fn f() -> Option<u64> {
+                        0
+                    }
+                ),
+                Some("probed"),
+            ),
+            (
+                parse_quote!(
+                    fn f() -> Result<u64, &'static str> {
+                        0
+                    }
+                ),
+                Some("probed"),
+            ),
+            (
+                parse_quote!(
+                    fn f() -> (u64, String) {
+                        0
+                    }
+                ),
+                Some("Plain (u64 , String)"),
+            ),
+            // The type cannot be named next to the static: its spelling decides.
+            (
+                parse_quote!(
+                    fn f<E>() -> Result<u64, E> {
+                        0
+                    }
+                ),
+                Some("Fallible u64"),
+            ),
+            (
+                parse_quote!(
+                    fn f(s: &str) -> io::Result<Option<u8>, &str> {
+                        0
+                    }
+                ),
+                Some("Fallible Option < u8 >"),
+            ),
+            (
+                parse_quote!(
+                    fn f<E>() -> AppResult<u64, E> {
+                        0
+                    }
+                ),
+                Some("Plain AppResult < u64 , E >"),
+            ),
+            (
+                parse_quote!(
+                    fn f() {}
+                ),
+                None,
+            ),
+            (
+                parse_quote!(
+                    fn f() -> () {}
+                ),
+                None,
+            ),
+        ];
+        for (func, expected) in cases {
+            let text = func.sig.to_token_stream().to_string();
+            assert_eq!(split(func).as_deref(), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn values_that_may_be_options() {
+        let output = |split| Output {
+            ty: parse_quote!(u8),
+            split,
+        };
+        let written = |value| Split::Written {
+            shape: Shape::Plain,
+            value,
+        };
+        assert!(output(Split::Probed).may_be_option());
+        assert!(output(written(parse_quote!(Maybe))).may_be_option());
+        assert!(!output(written(parse_quote!([u8; 4]))).may_be_option());
+        assert!(!output(written(parse_quote!(&'static str))).may_be_option());
     }
 
     #[test]

@@ -1,15 +1,15 @@
 //! Every cross-check between the attribute, its options and the function,
 //! ending in the `Plan` that `expand` turns into code.
 
-use crate::attr::{Codec, Options, Store};
+use crate::attr::{Codec, Options, Returns, Store};
 use crate::errors::Errors;
 use crate::flavor::Flavor;
 use crate::key::{self, Key};
-use crate::signature::{Arg, Output, Shape, Signature};
+use crate::signature::{self, Arg, Output, Shape, Signature, Split};
 use crate::types::{self, Problem, Role};
 use proc_macro2::TokenStream;
 use quote::{format_ident, ToTokens};
-use syn::{Expr, Ident, ItemFn};
+use syn::{Expr, Ident, ItemFn, Type};
 
 /// What to generate, after every check passed.
 pub(crate) struct Plan {
@@ -41,13 +41,16 @@ pub(crate) fn plan(
     flavor: Flavor,
     options: Options,
     func: ItemFn,
-    sig: Signature,
+    mut sig: Signature,
     mut errors: Errors,
 ) -> syn::Result<Plan> {
     check_item(flavor, &func.sig, &mut errors);
     check_options(flavor, &options, &mut errors);
-    if let Some(output) = &sig.output {
-        check_output(&options, output, &func.sig, &mut errors);
+    if let Some(output) = &mut sig.output {
+        // After a `returns` that cannot apply, the value would be wrong too.
+        if apply_returns(&options, output, &func.sig, &mut errors) {
+            check_output(&options, output, &func.sig, &mut errors);
+        }
     }
     check_key_choice(&options, &sig, &mut errors);
     if let (Flavor::Async, Some(_)) = (flavor, &options.refresh_ahead) {
@@ -153,17 +156,6 @@ fn check_options(flavor: Flavor, o: &Options, errors: &mut Errors) {
                 ),
             ));
         }
-        if let Some(size) = &o.size {
-            errors.push(size.error(
-                "`size` with `store = \"redis\"` would put a local tier in front of Redis, which is not \
-                 available yet: remove `size` (every call asks Redis, and concurrent calls of a key share one request)",
-            ));
-        }
-        if let Some(unbounded) = &o.unbounded {
-            errors.push(unbounded.error(
-                "`unbounded` bounds the in-process store, and `store = \"redis\"` keeps no value in process: remove it",
-            ));
-        }
     }
     if let (Some(codec), false) = (&o.codec, redis) {
         errors.push(codec.error(
@@ -196,37 +188,162 @@ fn check_options(flavor: Flavor, o: &Options, errors: &mut Errors) {
     }
 }
 
-/// Options that need a particular return type, and the value type itself.
-fn check_output(o: &Options, output: &Output, sig: &syn::Signature, errors: &mut Errors) {
-    if !output.is_option {
-        for (name, what) in [
-            (
-                o.none_ttl.as_ref().map(|x| &x.name),
-                "is the TTL of cached `None` results",
-            ),
-            (
-                o.skip_none.as_ref().map(|x| &x.name),
-                "leaves `None` results out of the cache",
-            ),
-        ] {
-            if let Some(name) = name {
-                errors.push(syn::Error::new(
-                    name.span(),
+/// `returns = "..."`: the split it asks for; `false` after recording why it
+/// cannot apply.
+fn apply_returns(
+    o: &Options,
+    output: &mut Output,
+    sig: &syn::Signature,
+    errors: &mut Errors,
+) -> bool {
+    let Some(returns) = &o.returns else {
+        return true;
+    };
+    let ty = &output.ty;
+    let split = match returns.value {
+        Returns::Plain => Split::Written {
+            shape: Shape::Plain,
+            value: Box::new(ty.clone()),
+        },
+        Returns::Result if !signature::may_be_alias(ty) => {
+            let message = returns_no_result(sig);
+            errors.push(syn::Error::new_spanned(&returns.tokens, message));
+            return false;
+        }
+        // The type checker can look, and finds out by itself; the generated
+        // code asserts that it finds a `Result`.
+        Returns::Result if output.split == Split::Probed => return true,
+        Returns::Result => match signature::type_arguments(ty).first() {
+            Some(&ok) => Split::Written {
+                shape: Shape::Fallible,
+                value: Box::new(ok.clone()),
+            },
+            None => {
+                errors.push(syn::Error::new_spanned(
+                    &returns.tokens,
                     format!(
-                        "`{name}` {what}, but `{}` does not return an `Option` (nor a `Result<Option<T>, E>`): remove `{name}`",
-                        sig.ident
+                        "`returns = \"result\"` needs the `Ok` type as the first type argument of `{}`, \
+                         as in `AppResult<T, E>`: write the return type that way, or as `Result<T, E>`",
+                        written(ty)
                     ),
                 ));
+                return false;
             }
+        },
+    };
+    output.split = split;
+    true
+}
+
+/// Options that need a particular return type, and the value type itself.
+///
+/// When the value may be an `Option` or the return type a `Result` that the
+/// tokens do not show, the generated code checks with a const assertion at
+/// the option (see `expand`); here, only what the tokens rule out.
+fn check_output(o: &Options, output: &Output, sig: &syn::Signature, errors: &mut Errors) {
+    if !output.may_be_option() {
+        for (name, what) in none_options(o) {
+            errors.push(syn::Error::new(name.span(), not_an_option(name, what, sig)));
         }
     }
-    if let (Some(stale), Shape::Plain) = (&o.stale_if_error, output.shape) {
-        errors.push(stale.error(format!(
-            "`stale_if_error` serves the last good value when the function returns `Err`, but `{}` does not return a `Result`: remove `stale_if_error`",
-            sig.ident
-        )));
+    if let (
+        Some(stale),
+        Split::Written {
+            shape: Shape::Plain,
+            ..
+        },
+    ) = (&o.stale_if_error, &output.split)
+    {
+        errors.push(match &o.returns {
+            Some(returns) if returns.value == Returns::Plain => stale.error(
+                "`stale_if_error` serves the last good value when the function returns `Err`, \
+                 but `returns = \"plain\"` caches every return value, `Err` included: remove one of them",
+            ),
+            _ => stale.error(not_a_result(sig)),
+        });
     }
-    errors.ok(types::check(&output.value, &sig.generics, Role::Value));
+    if let Split::Written { value, shape } = &output.split {
+        if let Err(error) = types::check(value, &sig.generics, Role::Value) {
+            let storable = |ty: &Type| types::problems(ty, &sig.generics).is_empty();
+            errors.push(match (shape, &signature::type_arguments(&output.ty)[..]) {
+                // `AppResult<u64, E>`: if it is an alias of `Result`, `returns`
+                // caches its `u64`, which a static can hold.
+                (Shape::Plain, [ok, rest @ ..])
+                    if o.returns.is_none() && storable(ok) && !rest.iter().all(|ty| storable(ty)) =>
+                {
+                    syn::Error::new(
+                        error.span(),
+                        format!(
+                            "{error}. If `{}` is an alias of `Result`, add `returns = \"result\"` to cache only its `Ok` type `{}` \
+                             (an alias that uses the function's generic parameters or borrows cannot be looked through)",
+                            written(&output.ty),
+                            written(ok)
+                        ),
+                    )
+                }
+                _ => error,
+            });
+        }
+    }
+}
+
+/// A type as the user would write it, for messages: `AppResult<u64, E>`
+/// rather than the token string `AppResult < u64 , E >`.
+fn written(ty: &Type) -> String {
+    let text = ty.to_token_stream().to_string();
+    [
+        (" < ", "<"),
+        ("< ", "<"),
+        (" <", "<"),
+        (" >", ">"),
+        (" ,", ","),
+        (" :: ", "::"),
+        (":: ", "::"),
+        ("& ", "&"),
+    ]
+    .iter()
+    .fold(text, |text, (from, to)| text.replace(from, to))
+}
+
+/// `none_ttl` and `skip_none`, those given, with what each does.
+pub(crate) fn none_options(o: &Options) -> impl Iterator<Item = (&Ident, &'static str)> {
+    [
+        (
+            o.none_ttl.as_ref().map(|x| &x.name),
+            "is the TTL of cached `None` results",
+        ),
+        (
+            o.skip_none.as_ref().map(|x| &x.name),
+            "leaves `None` results out of the cache",
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(name, what)| Some((name?, what)))
+}
+
+/// Why `none_ttl` or `skip_none` (`name`, which `what`) cannot apply.
+pub(crate) fn not_an_option(name: &Ident, what: &str, sig: &syn::Signature) -> String {
+    format!(
+        "`{name}` {what}, but `{}` does not return an `Option` (nor a `Result<Option<T>, E>`): remove `{name}`",
+        sig.ident
+    )
+}
+
+/// Why `returns = "result"` cannot apply.
+pub(crate) fn returns_no_result(sig: &syn::Signature) -> String {
+    format!(
+        "`returns = \"result\"` caches only the `Ok` values of a `Result`, but `{}` does not return a `Result`: remove `returns`",
+        sig.ident
+    )
+}
+
+/// Why `stale_if_error` cannot apply.
+pub(crate) fn not_a_result(sig: &syn::Signature) -> String {
+    format!(
+        "`stale_if_error` serves the last good value when the function returns `Err`, but `{}` does not return a `Result`: \
+         remove `stale_if_error`",
+        sig.ident
+    )
 }
 
 /// `#[skip]` with `key`, and methods without `key`.
@@ -300,5 +417,22 @@ fn handle(o: &Options, sig: &syn::Signature, method: bool, errors: &mut Errors) 
         Some(name) => name.value.clone(),
         None if method => format_ident!("{}_cache", fn_name, span = sig.ident.span()),
         None => Ident::new(&fn_name.to_uppercase(), sig.ident.span()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use syn::parse_quote;
+
+    #[test]
+    fn types_written_as_users_write_them() {
+        let shown = |ty: Type| written(&ty);
+        assert_eq!(shown(parse_quote!(AppResult<u64, E>)), "AppResult<u64, E>");
+        assert_eq!(shown(parse_quote!(Resp<'a>)), "Resp<'a>");
+        assert_eq!(
+            shown(parse_quote!(std::io::Result<Vec<&'a str>>)),
+            "std::io::Result<Vec<&'a str>>"
+        );
     }
 }

@@ -9,8 +9,8 @@
 //! - [`Stats`]: counters striped per thread, summed when read;
 //! - [`RemoteTier`]: the seam a shared tier plugs into, and with the `redis`
 //!   feature the Redis tier: its settings, the Redis key of a Rust key
-//!   (`redis_key`) and the envelope a value is stored in (`seal`, `open`,
-//!   `Codec`).
+//!   (`redis_key`) and back (`parse_key`), and the envelope a value is stored
+//!   in (`seal`, `open`, `Codec`).
 //!
 //! Users depend on the `memocache` crate, which re-exports this one.
 #![deny(missing_docs)]
@@ -19,6 +19,7 @@ mod call;
 mod clock;
 mod config;
 mod memory;
+mod probe;
 mod remote;
 mod shape;
 mod stats;
@@ -31,14 +32,19 @@ pub use config::{Capacity, Config, DEFAULT_SIZE};
 pub use memory::front::{MAX_SLOTS as FRONT_SLOTS, PROMOTE_EVERY};
 pub use memory::local::ThreadSlot;
 pub use memory::store::{Lookup, MemoryStore};
-pub use remote::tier::{Fetched, RemoteFactory, RemoteFuture, RemoteStats, RemoteTier};
+pub use probe::{NotOption, NotResult, Probe, Returns, Split, Value};
+pub use remote::tier::{
+    Claimed, Fetched, Invalidation, Invalidations, RemoteFactory, RemoteFuture, RemoteLock,
+    RemoteStats, RemoteTier,
+};
 #[cfg(feature = "json")]
 pub use remote::Json;
 #[cfg(feature = "redis")]
 pub use remote::{
-    configure, configure_namespace, fingerprint, open, redis_key, redis_tier, scan_pattern, seal,
-    Bincode, Codec, CodecError, Opened, RedisSettings, RedisStore, Rejected, SettingsError,
-    DEFAULT_MAX_VALUE_BYTES, DEFAULT_URL, FORMAT, HEADER_LEN, URL_VARIABLE,
+    configure, configure_namespace, fingerprint, open, parse_key, redis_key, redis_tier,
+    redis_tiered, scan_pattern, seal, Bincode, Codec, CodecError, Opened, RedisSettings,
+    RedisStore, Rejected, SettingsError, DEFAULT_MAX_VALUE_BYTES, DEFAULT_URL, FORMAT, HEADER_LEN,
+    URL_VARIABLE,
 };
 pub use shape::{Fallible, Plain, ReturnShape};
 pub use stats::Stats;

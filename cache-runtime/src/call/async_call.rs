@@ -44,24 +44,12 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
-        let tiers = self.core.get();
-        if let Some(value) = tiers.memory.get(key) {
-            return Some(value);
-        }
-        let remote = tiers.remote.as_ref()?;
-        match remote.get(&key.to_owned()).await {
-            Fetched::Fresh { value, .. } => Some(value),
-            Fetched::Stale { .. } | Fetched::Missing => None,
-        }
+        self.core.get().read::<Tasks, Q>(key).await
     }
 
     /// Stores `value` for `key` as if the function had returned it.
     pub async fn insert(&self, key: K, value: V) {
-        let tiers = self.core.get();
-        if let Some(remote) = &tiers.remote {
-            remote.put(&key, &value).await;
-        }
-        tiers.memory.insert(key, value);
+        self.core.get().insert::<Tasks>(key, value).await;
     }
 
     /// Removes the entry for `key`; tells whether there was one. A call of the
@@ -71,22 +59,12 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
-        let tiers = self.core.get();
-        let local = tiers.memory.remove(key);
-        let remote = match &tiers.remote {
-            Some(remote) => remote.remove(&key.to_owned()).await,
-            None => false,
-        };
-        local || remote
+        self.core.get().invalidate::<Tasks, Q>(key).await
     }
 
     /// Removes every entry; calls already running will not store their results.
     pub async fn clear(&self) {
-        let tiers = self.core.get();
-        tiers.memory.clear();
-        if let Some(remote) = &tiers.remote {
-            remote.clear().await;
-        }
+        self.core.get().clear::<Tasks>().await;
     }
 }
 

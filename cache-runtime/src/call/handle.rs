@@ -1,12 +1,15 @@
 //! What a sync and an async handle share: the tiers of a cache, built on
 //! first use.
 
+use std::borrow::Borrow;
 use std::hash::Hash;
 use std::sync::OnceLock;
 
+use crate::call::step::Mode;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::memory::store::MemoryStore;
+use crate::remote::tier::Fetched;
 use crate::remote::tier::{RemoteFactory, RemoteTier};
 use crate::stats::Stats;
 
@@ -46,10 +49,10 @@ where
     }
 
     fn build(&self, clock: Clock) -> Tiers<K, V> {
-        Tiers {
-            memory: MemoryStore::with_clock(self.config, clock),
-            remote: self.remote.map(|make| make(&self.config)),
-        }
+        let remote = self.remote.map(|make| make(&self.config));
+        let mut memory = MemoryStore::with_clock(self.config, clock);
+        memory.set_inbox(remote.as_ref().and_then(|remote| remote.invalidations()));
+        Tiers { memory, remote }
     }
 
     pub(crate) fn use_clock(&self, clock: Clock) -> bool {
@@ -70,6 +73,60 @@ where
             stats.remote = Some(remote);
         }
         stats
+    }
+}
+
+/// What the handles' `get`, `insert`, `invalidate` and `clear` do, for a
+/// caller that waits as `M` says.
+impl<K, V> Tiers<K, V>
+where
+    K: Hash + Eq + Clone + Send,
+    V: Clone + Send,
+{
+    /// A live value for `key` from process memory, else from the remote tier.
+    pub(crate) async fn read<M: Mode, Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        if let Some(value) = self.memory.get(key) {
+            return Some(value);
+        }
+        let remote = self.remote.as_ref()?;
+        match M::remote(remote.get(&key.to_owned())).await {
+            Fetched::Fresh { value, .. } => Some(value),
+            Fetched::Stale { .. } | Fetched::Missing => None,
+        }
+    }
+
+    /// Stores `value` for `key` in every tier.
+    pub(crate) async fn insert<M: Mode>(&self, key: K, value: V) {
+        if let Some(remote) = &self.remote {
+            M::remote(remote.put(&key, &value)).await;
+        }
+        self.memory.insert(key, value);
+    }
+
+    /// Removes `key` from every tier; tells whether one held it.
+    pub(crate) async fn invalidate<M: Mode, Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        let local = self.memory.remove(key);
+        let remote = match &self.remote {
+            Some(remote) => M::remote(remote.remove(&key.to_owned())).await,
+            None => false,
+        };
+        local || remote
+    }
+
+    /// Removes every entry from every tier.
+    pub(crate) async fn clear<M: Mode>(&self) {
+        self.memory.clear();
+        if let Some(remote) = &self.remote {
+            M::remote(remote.clear()).await;
+        }
     }
 }
 

@@ -18,7 +18,7 @@ use crate::memory::claim::{Claim, LeaderGuard};
 use crate::memory::latch::{Latch, Outcome};
 use crate::memory::nesting::{self, ThreadTag};
 use crate::memory::store::MemoryStore;
-use crate::remote::tier::{Fetched, RemoteFuture};
+use crate::remote::tier::{Claimed, Fetched, RemoteFuture};
 use crate::shape::ReturnShape;
 
 /// How a caller waits: blocking its thread, or yielding its task.
@@ -203,18 +203,31 @@ where
     B: Body<R>,
 {
     let mut stale = stale;
-    if let (Some(remote), false) = (&tiers.remote, remote_asked) {
-        match M::remote(remote.get(guard.key())).await {
-            Fetched::Fresh { value, fresh_for } => {
-                tiers.memory.record_remote_hit();
-                guard.land_within(&value, fresh_for);
-                return S::from_value(value);
+    let mut lock = None;
+    if let Some(remote) = &tiers.remote {
+        if !remote_asked {
+            match M::remote(remote.get(guard.key())).await {
+                Fetched::Fresh { value, fresh_for } => {
+                    tiers.memory.record_remote_hit();
+                    guard.land_within(&value, fresh_for);
+                    return S::from_value(value);
+                }
+                Fetched::Stale { value, .. } => stale = stale.or(Some(value)),
+                Fetched::Missing => {}
             }
-            Fetched::Stale { value, .. } => stale = stale.or(Some(value)),
-            Fetched::Missing => {}
+        }
+        if tiers.memory.config().single_flight {
+            match M::remote(remote.claim(guard.key())).await {
+                Claimed::Computed { value, fresh_for } => {
+                    tiers.memory.record_remote_hit();
+                    guard.land_within(&value, fresh_for);
+                    return S::from_value(value);
+                }
+                Claimed::Compute(taken) => lock = taken,
+            }
         }
     }
-    match S::into_value(body.lead(&guard).await) {
+    let returned = match S::into_value(body.lead(&guard).await) {
         Ok(value) => {
             land_and_write::<M, K, V>(tiers, guard, &value).await;
             S::from_value(value)
@@ -223,7 +236,12 @@ where
             guard.fail();
             fallback::<K, V, S, R>(&tiers.memory, returned, stale)
         }
+    };
+    if let (Some(remote), Some(lock)) = (&tiers.remote, lock) {
+        // After the write: the processes waiting on the lock find the value.
+        M::remote(remote.release(lock)).await;
     }
+    returned
 }
 
 /// Lands a leader's value, then writes it to the remote tier. A flight that

@@ -12,7 +12,7 @@ use crate::memory::claim::LeaderGuard;
 use crate::memory::local::{Local, ThreadSlot};
 use crate::memory::nesting;
 use crate::memory::store::MemoryStore;
-use crate::remote::tier::{Fetched, RemoteFactory};
+use crate::remote::tier::RemoteFactory;
 use crate::shape::ReturnShape;
 use crate::stats::Stats;
 
@@ -43,23 +43,12 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
-        let tiers = self.core.get();
-        tiers.memory.get(key).or_else(|| {
-            let remote = tiers.remote.as_ref()?;
-            match Blocking::block(remote.get(&key.to_owned())) {
-                Fetched::Fresh { value, .. } => Some(value),
-                Fetched::Stale { .. } | Fetched::Missing => None,
-            }
-        })
+        step::finish(self.core.get().read::<Blocking, Q>(key))
     }
 
     /// Stores `value` for `key` as if the function had returned it.
     pub fn insert(&self, key: K, value: V) {
-        let tiers = self.core.get();
-        if let Some(remote) = &tiers.remote {
-            Blocking::block(remote.put(&key, &value));
-        }
-        tiers.memory.insert(key, value);
+        step::finish(self.core.get().insert::<Blocking>(key, value));
     }
 
     /// Removes the entry for `key`; tells whether there was one. A call of the
@@ -69,22 +58,12 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
-        let tiers = self.core.get();
-        let local = tiers.memory.remove(key);
-        let remote = tiers
-            .remote
-            .as_ref()
-            .is_some_and(|remote| Blocking::block(remote.remove(&key.to_owned())));
-        local || remote
+        step::finish(self.core.get().invalidate::<Blocking, Q>(key))
     }
 
     /// Removes every entry; calls already running will not store their results.
     pub fn clear(&self) {
-        let tiers = self.core.get();
-        tiers.memory.clear();
-        if let Some(remote) = &tiers.remote {
-            Blocking::block(remote.clear());
-        }
+        step::finish(self.core.get().clear::<Blocking>());
     }
 }
 

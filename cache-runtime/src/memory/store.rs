@@ -6,6 +6,7 @@ use std::cell::RefCell;
 use std::hash::{BuildHasher, Hash};
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
@@ -18,6 +19,7 @@ use crate::memory::front::{Front, FrontHit};
 use crate::memory::latch::Outcome;
 use crate::memory::local::{Local, StoreId, ThreadSlot};
 use crate::memory::shard::{Entry, Found, Landing, Shard};
+use crate::remote::tier::{Invalidation, Invalidations};
 use crate::stats::{Counters, Stats};
 
 /// The result of a lookup.
@@ -53,6 +55,8 @@ pub struct MemoryStore<K: Send, V: Send> {
     // Padded: the entries of neighbouring threads would otherwise share a cache line.
     locals: ThreadLocal<CachePadded<Local<K, V>>>,
     uses_front: bool,
+    /// What a remote tier says changed, applied before any answer.
+    inbox: Option<Arc<Invalidations<K>>>,
     front_slots: usize,
     counters: Counters,
     clock: Clock,
@@ -115,12 +119,41 @@ where
             // A sliding TTL must be renewed on every hit, which a front copy
             // cannot do; a remote-only cache keeps no value to copy.
             uses_front: !config.sliding && config.local_tier,
+            inbox: None,
             front_slots: Front::<K, V>::slots_for(capacity),
             counters: Counters::default(),
             clock,
             expires: config.expires(),
             config,
             id: StoreId(STORES_MADE.fetch_add(1, Ordering::Relaxed)),
+        }
+    }
+
+    /// Applies, before every answer, the invalidations a remote tier
+    /// delivers to `inbox`.
+    pub(crate) fn set_inbox(&mut self, inbox: Option<Arc<Invalidations<K>>>) {
+        self.inbox = inbox;
+    }
+
+    /// Applies what the remote tier said changed, if anything waits.
+    #[inline]
+    fn catch_up(&self) {
+        if let Some(inbox) = &self.inbox {
+            if inbox.is_pending() {
+                self.apply(inbox);
+            }
+        }
+    }
+
+    #[cold]
+    fn apply(&self, inbox: &Invalidations<K>) {
+        for invalidation in inbox.take() {
+            match invalidation {
+                Invalidation::Key(key) => {
+                    self.remove(&key);
+                }
+                Invalidation::All => self.clear(),
+            }
         }
     }
 
@@ -170,6 +203,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
+        self.catch_up();
         let hash = self.hasher.hash_one(key);
         let shard = self.shard(hash);
         let local = self.local();
@@ -193,6 +227,7 @@ where
     /// Otherwise the key's hash, for the [`Self::claim_hashed`] that follows.
     #[inline]
     pub(crate) fn front_lookup(&self, local: &Local<K, V>, key: &K) -> Result<V, u64> {
+        self.catch_up();
         let hash = self.hasher.hash_one(key);
         let value = self
             .front_hit(local, self.shard(hash), hash, key)
@@ -351,6 +386,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
+        self.catch_up();
         let hash = self.hasher.hash_one(key);
         self.shard(hash).peek(key, self.now())
     }

@@ -4,6 +4,7 @@
 //! - [`codec`]: the [`Codec`] trait and the built-in value codecs;
 //! - [`envelope`]: the header around a stored value ([`seal`], [`open`]);
 //! - [`key`]: the Redis key of a Rust key ([`redis_key`], [`scan_pattern`]);
+//! - [`key_parse`]: the Rust key of a Redis key ([`parse_key`]);
 //! - [`redis`]: settings, the connection and the store itself.
 
 #[cfg(feature = "redis")]
@@ -12,6 +13,8 @@ pub(crate) mod codec;
 pub(crate) mod envelope;
 #[cfg(feature = "redis")]
 pub(crate) mod key;
+#[cfg(feature = "redis")]
+pub(crate) mod key_parse;
 #[cfg(feature = "redis")]
 pub(crate) mod redis;
 pub(crate) mod tier;
@@ -27,8 +30,10 @@ pub use envelope::{
 #[cfg(feature = "redis")]
 pub use key::{redis_key, scan_pattern};
 #[cfg(feature = "redis")]
+pub use key_parse::parse_key;
+#[cfg(feature = "redis")]
 pub use redis::settings::{
     configure, configure_namespace, RedisSettings, SettingsError, DEFAULT_URL, URL_VARIABLE,
 };
 #[cfg(feature = "redis")]
-pub use redis::{redis_tier, store::RedisStore};
+pub use redis::{redis_tier, redis_tiered, store::RedisStore};

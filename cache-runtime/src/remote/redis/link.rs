@@ -10,17 +10,20 @@
 //! reconnecting for good).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, Cmd, IntoConnectionInfo, ProtocolVersion, RedisError, Value};
+use redis::{Client, Cmd, IntoConnectionInfo, ProtocolVersion, PushInfo, RedisError, Value};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
 use crate::remote::redis::breaker::{Admission, Breaker, Verdict};
 use crate::remote::redis::report::Reporter;
 use crate::remote::redis::runtime;
 use crate::remote::redis::settings::RedisSettings;
+use crate::remote::redis::tracking::{Sink, Tracker};
 
 /// Why an operation went without Redis.
 #[derive(Debug)]
@@ -38,6 +41,11 @@ pub(crate) struct Link {
     url: String,
     client: Result<Client, String>,
     manager: Mutex<Option<ConnectionManager>>,
+    /// Counts the connections made: tracking holds for one of them only.
+    pub(crate) epoch: AtomicU64,
+    /// Where the connection sends what Redis pushes, once a tiered cache tracks keys.
+    pushes: Mutex<Option<UnboundedSender<PushInfo>>>,
+    tracker: OnceLock<Arc<Tracker>>,
     breaker: Breaker,
     timeout: Duration,
     reporter: Reporter,
@@ -78,6 +86,9 @@ impl Link {
             url: settings.url.clone(),
             client: client(settings).map_err(|error| error.to_string()),
             manager: Mutex::new(None),
+            epoch: AtomicU64::new(0),
+            pushes: Mutex::new(None),
+            tracker: OnceLock::new(),
             breaker: Breaker::new(settings.failures_to_open, settings.cool_down),
             timeout: settings.timeout,
             reporter: Reporter::default(),
@@ -150,8 +161,29 @@ impl Link {
                 "Redis circuit breaker opened: skipping Redis for a cool-down"
             );
             // A new connection will be made by the next operation admitted.
-            self.manager.lock().take();
+            self.drop_connection();
         }
+    }
+
+    /// Drops the connection; the next operation admitted makes a new one.
+    fn drop_connection(&self) {
+        let mut manager = self.manager.lock();
+        if manager.take().is_some() {
+            self.epoch.fetch_add(1, SeqCst);
+        }
+    }
+
+    /// Delivers every change Redis reports under `prefix` (a key, or `None`:
+    /// anything may have changed) to `sink`, for as long as the process runs.
+    pub(crate) fn track(self: &Arc<Self>, prefix: String, sink: Sink) {
+        let tracker = self.tracker.get_or_init(|| {
+            let (sender, receiver) = unbounded_channel();
+            *self.pushes.lock() = Some(sender);
+            // The connection must be made anew, with the push sender.
+            self.drop_connection();
+            Tracker::start(self, receiver)
+        });
+        tracker.register(prefix, sink);
     }
 
     /// The connection, made now (on the library's runtime) if there is none.
@@ -164,12 +196,15 @@ impl Link {
         if let Some(manager) = &*manager {
             return Ok(manager.clone());
         }
-        let config = ConnectionManagerConfig::new()
+        let mut config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(self.timeout))
             .set_response_timeout(None)
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(10))
             .set_max_delay(self.timeout);
+        if let Some(pushes) = &*self.pushes.lock() {
+            config = config.set_push_sender(pushes.clone());
+        }
         let made = ConnectionManager::new_lazy_with_config(client.clone(), config)
             .map_err(|error| Failure::Failed(describe(&error)))?;
         *manager = Some(made.clone());

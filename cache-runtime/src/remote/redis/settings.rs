@@ -20,7 +20,7 @@ pub const DEFAULT_URL: &str = "redis://127.0.0.1:6379";
 ///
 /// ```
 /// use std::time::Duration;
-/// use memocache::redis::RedisSettings;
+/// use memocache_runtime::RedisSettings;
 ///
 /// let settings = RedisSettings::from_env()
 ///     .url("redis://:secret@127.0.0.1:6379/0")
@@ -36,6 +36,7 @@ pub struct RedisSettings {
     pub(crate) cool_down: Duration,
     pub(crate) max_value_bytes: usize,
     pub(crate) root_certificate: Option<Vec<u8>>,
+    pub(crate) lock_ttl: Duration,
 }
 
 impl Default for RedisSettings {
@@ -47,6 +48,7 @@ impl Default for RedisSettings {
             cool_down: Duration::from_secs(1),
             max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
             root_certificate: None,
+            lock_ttl: Duration::from_secs(2),
         }
     }
 }
@@ -54,7 +56,7 @@ impl Default for RedisSettings {
 impl RedisSettings {
     /// The defaults, with the URL from `MEMOCACHE_REDIS_URL` if it is set:
     /// a 50 ms deadline per operation, a breaker that opens after 5 failures
-    /// in a row for 1 s, and values up to 16 MiB.
+    /// in a row for 1 s, values up to 16 MiB, and 2 s locks on cold keys.
     pub fn from_env() -> Self {
         let mut settings = Self::default();
         if let Ok(url) = std::env::var(URL_VARIABLE) {
@@ -87,6 +89,15 @@ impl RedisSettings {
     pub fn breaker(mut self, failures_to_open: u32, cool_down: Duration) -> Self {
         self.failures_to_open = failures_to_open.max(1);
         self.cool_down = cool_down;
+        self
+    }
+
+    /// How long the lock a process takes to compute a cold key lives (2 s by
+    /// default): the other processes wait for its value at most this long,
+    /// then compute it themselves, so a process that dies holding it blocks
+    /// nobody for longer.
+    pub fn lock_ttl(mut self, ttl: Duration) -> Self {
+        self.lock_ttl = ttl;
         self
     }
 

@@ -21,7 +21,10 @@ use crate::remote::envelope::{fingerprint, open, seal};
 use crate::remote::key::{redis_key, scan_pattern};
 use crate::remote::redis::link::{Failure, Link};
 use crate::remote::redis::settings::settings_for;
-use crate::remote::tier::{Fetched, RemoteFuture, RemoteStats, RemoteTier};
+use crate::remote::tier::{
+    Claimed, Fetched, Invalidation, Invalidations, RemoteFuture, RemoteLock, RemoteStats,
+    RemoteTier,
+};
 
 /// How many keys one `SCAN` step asks for while clearing.
 const SCAN_BATCH: usize = 500;
@@ -33,9 +36,15 @@ pub struct RedisStore<K, V, C> {
     config: Config<V>,
     fingerprint: u64,
     max_value_bytes: usize,
+    lock_ttl: Duration,
     counters: Arc<Counters>,
+    /// For a tiered cache: where changes Redis reports reach the local tier.
+    invalidations: Option<Arc<Invalidations<K>>>,
     _types: PhantomData<fn(K, C) -> V>,
 }
+
+/// Finds the Rust key of a Redis key of a namespace.
+pub(crate) type ParseKey<K> = fn(namespace: &str, redis_key: &str) -> Option<K>;
 
 /// The counters of one tier, shared with its operations under way.
 #[derive(Debug, Default)]
@@ -73,9 +82,32 @@ where
             config: *config,
             fingerprint: fingerprint::<V>(C::ID, config.version_number()),
             max_value_bytes: settings.max_value_bytes,
+            lock_ttl: settings.lock_ttl,
             counters: Arc::default(),
+            invalidations: None,
             _types: PhantomData,
         }
+    }
+
+    /// Makes this the tier behind a local one: every change Redis reports
+    /// under the namespace (by any client, expiry included) drops the local
+    /// copy, found with `parse`; a key it cannot parse clears the local tier.
+    pub(crate) fn track_for_local_tier(mut self, parse: ParseKey<K>) -> Self
+    where
+        K: Send + 'static,
+    {
+        let invalidations = Arc::new(Invalidations::default());
+        let inbox = Arc::clone(&invalidations);
+        let namespace = self.namespace;
+        self.link.track(
+            format!("{namespace}:"),
+            Box::new(move |redis_key| {
+                let key = redis_key.and_then(|redis_key| parse(namespace, redis_key));
+                inbox.push(key.map_or(Invalidation::All, Invalidation::Key));
+            }),
+        );
+        self.invalidations = Some(invalidations);
+        self
     }
 
     /// The Redis key under which `key`'s value is stored; `None` for a key
@@ -111,6 +143,20 @@ where
         Some((ttl + grace, SystemTime::now() + ttl))
     }
 
+    /// What reading this cache's values takes.
+    fn reader(&self) -> Reader<V, C> {
+        Reader {
+            link: Arc::clone(&self.link),
+            counters: Arc::clone(&self.counters),
+            fingerprint: self.fingerprint,
+            max_len: self.max_value_bytes,
+            sliding_ttl: self.sliding_ttl(),
+            renew: (self.config.is_sliding() && self.sliding_ttl().is_none())
+                .then_some(self.config),
+            _types: PhantomData,
+        }
+    }
+
     /// The TTL a sliding read renews every entry with, when it is the same
     /// for every value. With `ttl_fn` or `none_ttl` it depends on the value,
     /// known only once read.
@@ -123,7 +169,7 @@ where
 
     /// `GETEX key PX ttl` for a sliding cache with one TTL for all values,
     /// `GET key` otherwise.
-    fn read_command(&self, redis_key: &str) -> Cmd {
+    fn read_command(&self, redis_key: String) -> Cmd {
         match self.sliding_ttl() {
             Some(ttl) => {
                 let mut cmd = redis::cmd("GETEX");
@@ -136,6 +182,120 @@ where
                 cmd
             }
         }
+    }
+}
+
+/// Where the lock on the key named `redis_key` is held: outside every
+/// namespace, so that taking it invalidates no local tier.
+fn lock_name(redis_key: &str) -> String {
+    format!("__memocache_lock:{redis_key}")
+}
+
+/// A token no other lock owner has: this process, this moment, a sequence number.
+fn lock_token() -> String {
+    static TAKEN: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    let sequence = TAKEN.fetch_add(1, Relaxed);
+    format!("{}:{nanos}:{sequence}", std::process::id())
+}
+
+/// How often a process waiting on another's lock looks for the value.
+const LOCK_POLL: Duration = Duration::from_millis(5);
+
+/// Deletes a lock if it still holds the owner's token.
+const RELEASE_SCRIPT: &str =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
+
+/// What reading a value takes: a `GET` (or `GETEX`) and the envelope opened.
+struct Reader<V, C> {
+    link: Arc<Link>,
+    counters: Arc<Counters>,
+    fingerprint: u64,
+    max_len: usize,
+    /// A sliding entry's freshness is its Redis TTL, renewed by the read.
+    sliding_ttl: Option<Duration>,
+    /// A sliding cache whose TTL depends on the value: the entry is renewed
+    /// once read, with its value's TTL.
+    renew: Option<Config<V>>,
+    _types: PhantomData<fn(C) -> V>,
+}
+
+impl<V: DeserializeOwned, C: Codec> Reader<V, C> {
+    /// Runs `cmd`, which reads `redis_key`, and opens what it returns.
+    async fn read(&self, cmd: Cmd, redis_key: &str) -> Fetched<V> {
+        let bytes = match Arc::clone(&self.link).run(cmd).await {
+            Ok(Value::BulkString(bytes)) => bytes,
+            Ok(_) => {
+                self.counters.misses.fetch_add(1, Relaxed);
+                return Fetched::Missing;
+            }
+            Err(failure) => {
+                self.counters.failure(&failure);
+                return Fetched::Missing;
+            }
+        };
+        let Ok(opened) = open::<C, V>(&bytes, self.fingerprint, self.max_len) else {
+            // Foreign, truncated or undecodable: a miss, overwritten by the next write.
+            self.counters.misses.fetch_add(1, Relaxed);
+            return Fetched::Missing;
+        };
+        self.counters.hits.fetch_add(1, Relaxed);
+        let value = opened.value;
+        if let Some(ttl) = self.sliding_ttl {
+            return Fetched::Fresh {
+                value,
+                fresh_for: Some(ttl),
+            };
+        }
+        if let Some(config) = &self.renew {
+            let ttl = config.ttl_of(&value);
+            if let Some(ttl) = ttl {
+                let mut pexpire = redis::cmd("PEXPIRE");
+                pexpire.arg(redis_key).arg(millis(ttl));
+                if let Err(failure) = Arc::clone(&self.link).run(pexpire).await {
+                    self.counters.failure(&failure);
+                }
+            }
+            return Fetched::Fresh {
+                value,
+                fresh_for: ttl,
+            };
+        }
+        let Some(at) = opened.expires_at else {
+            return Fetched::Fresh {
+                value,
+                fresh_for: None,
+            };
+        };
+        match at.duration_since(SystemTime::now()) {
+            Ok(left) if !left.is_zero() => Fetched::Fresh {
+                value,
+                fresh_for: Some(left),
+            },
+            Ok(_) => Fetched::Stale {
+                value,
+                expired_for: Duration::ZERO,
+            },
+            Err(past) => Fetched::Stale {
+                value,
+                expired_for: past.duration(),
+            },
+        }
+    }
+}
+
+/// Deletes `lock` if it still holds its owner's token.
+async fn release(link: &Arc<Link>, counters: &Counters, lock: RemoteLock) {
+    let mut cmd = redis::cmd("EVAL");
+    cmd.arg(RELEASE_SCRIPT)
+        .arg(1)
+        .arg(lock.name)
+        .arg(lock.token);
+    if let Err(failure) = Arc::clone(link).run(cmd).await {
+        counters.failure(&failure);
     }
 }
 
@@ -161,71 +321,8 @@ where
         let Some(name) = self.redis_key(key) else {
             return done(Fetched::Missing);
         };
-        let cmd = self.read_command(&name);
-        let (link, counters) = (Arc::clone(&self.link), Arc::clone(&self.counters));
-        let (fingerprint, max_len) = (self.fingerprint, self.max_value_bytes);
-        let sliding_ttl = self.sliding_ttl();
-        // A sliding entry whose TTL depends on its value is renewed once read.
-        let renew = (self.config.is_sliding() && sliding_ttl.is_none()).then_some(self.config);
-        Box::pin(async move {
-            let bytes = match Arc::clone(&link).run(cmd).await {
-                Ok(Value::BulkString(bytes)) => bytes,
-                Ok(_) => {
-                    counters.misses.fetch_add(1, Relaxed);
-                    return Fetched::Missing;
-                }
-                Err(failure) => {
-                    counters.failure(&failure);
-                    return Fetched::Missing;
-                }
-            };
-            let Ok(opened) = open::<C, V>(&bytes, fingerprint, max_len) else {
-                // Foreign, truncated or undecodable: a miss, overwritten by the next write.
-                counters.misses.fetch_add(1, Relaxed);
-                return Fetched::Missing;
-            };
-            counters.hits.fetch_add(1, Relaxed);
-            if let Some(ttl) = sliding_ttl {
-                return Fetched::Fresh {
-                    value: opened.value,
-                    fresh_for: Some(ttl),
-                };
-            }
-            if let Some(config) = renew {
-                let ttl = config.ttl_of(&opened.value);
-                if let Some(ttl) = ttl {
-                    let mut pexpire = redis::cmd("PEXPIRE");
-                    pexpire.arg(name).arg(millis(ttl));
-                    if let Err(failure) = link.run(pexpire).await {
-                        counters.failure(&failure);
-                    }
-                }
-                return Fetched::Fresh {
-                    value: opened.value,
-                    fresh_for: ttl,
-                };
-            }
-            match opened.expires_at {
-                None => Fetched::Fresh {
-                    value: opened.value,
-                    fresh_for: None,
-                },
-                Some(at) => match at.duration_since(SystemTime::now()) {
-                    Ok(left) if !left.is_zero() => Fetched::Fresh {
-                        value: opened.value,
-                        fresh_for: Some(left),
-                    },
-                    Ok(_) => Fetched::Stale {
-                        value: opened.value,
-                        expired_for: Duration::ZERO,
-                    },
-                    Err(past) => Fetched::Stale {
-                        value: opened.value,
-                        expired_for: past.duration(),
-                    },
-                },
-            }
-        })
+        let (reader, cmd) = (self.reader(), self.read_command(name.clone()));
+        Box::pin(async move { reader.read(cmd, &name).await })
     }
 
     fn put(&self, key: &K, value: &V) -> RemoteFuture<()> {
@@ -323,8 +420,76 @@ where
         })
     }
 
+    fn claim(&self, key: &K) -> RemoteFuture<Claimed<V>> {
+        let Some(name) = self.redis_key(key) else {
+            return done(Claimed::Compute(None));
+        };
+        let lock = RemoteLock {
+            name: lock_name(&name),
+            token: lock_token(),
+        };
+        let read_command = self.read_command(name.clone());
+        let mut take = redis::cmd("SET");
+        take.arg(&lock.name)
+            .arg(&lock.token)
+            .arg("NX")
+            .arg("PX")
+            .arg(millis(self.lock_ttl));
+        let (link, counters, lock_ttl) = (
+            Arc::clone(&self.link),
+            Arc::clone(&self.counters),
+            self.lock_ttl,
+        );
+        let reader = self.reader();
+        Box::pin(async move {
+            let give_up = tokio::time::Instant::now() + lock_ttl;
+            let mut waited = false;
+            loop {
+                match Arc::clone(&link).run(take.clone()).await {
+                    // The owner before may have written the value and then
+                    // released the lock since this process last looked.
+                    Ok(Value::Okay) if waited => {
+                        if let Fetched::Fresh { value, fresh_for } =
+                            reader.read(read_command.clone(), &name).await
+                        {
+                            release(&link, &counters, lock).await;
+                            return Claimed::Computed { value, fresh_for };
+                        }
+                        return Claimed::Compute(Some(lock));
+                    }
+                    Ok(Value::Okay) => return Claimed::Compute(Some(lock)),
+                    // Another process holds it: look for its value, then try again.
+                    Ok(_) => {}
+                    Err(failure) => {
+                        counters.failure(&failure);
+                        return Claimed::Compute(None);
+                    }
+                }
+                if let Fetched::Fresh { value, fresh_for } =
+                    reader.read(read_command.clone(), &name).await
+                {
+                    return Claimed::Computed { value, fresh_for };
+                }
+                if tokio::time::Instant::now() >= give_up {
+                    return Claimed::Compute(None);
+                }
+                waited = true;
+                tokio::time::sleep(LOCK_POLL).await;
+            }
+        })
+    }
+
+    fn release(&self, lock: RemoteLock) -> RemoteFuture<()> {
+        let (link, counters) = (Arc::clone(&self.link), Arc::clone(&self.counters));
+        Box::pin(async move { release(&link, &counters, lock).await })
+    }
+
     fn key_name(&self, key: &K) -> Option<String> {
         self.redis_key(key)
+    }
+
+    fn invalidations(&self) -> Option<Arc<Invalidations<K>>> {
+        self.invalidations.clone()
     }
 
     fn stats(&self) -> RemoteStats {
