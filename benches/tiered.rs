@@ -38,6 +38,10 @@
 //!    service in another language deleting or updating the key. Target:
 //!    median under 5 ms, max under 100 ms.
 //!
+//!    A control, `control echo`: after each of `watcher`'s invalidations, a
+//!    `ping` written to its stdin and answered at once, no Redis on the way:
+//!    how long this machine takes to wake a process up, at the same moments.
+//!
 //! Parts 1 and 2 are criterion groups (`tiered_hit_sync_1t`,
 //! `tiered_hit_async_1t`, `tiered_tasks_64t`) plus the paired slices. Part 3
 //! is plain code: it wants the distribution of single events (min, median,
@@ -554,7 +558,8 @@ fn now_nanos() -> u128 {
 }
 
 /// `main` of this binary started as a watcher: the `redis_worker` protocol
-/// for `fill` and `watch`, on the cache `watched`, polling every `WATCH_POLL`.
+/// for `fill` and `watch`, on the cache `watched`, polling every `WATCH_POLL`;
+/// and `ping`, answered at once with `pong NANOS`.
 fn watcher_main() {
     // The sleeps of the polling loop (this thread) overshoot by 1 µs, not 50.
     // SAFETY: prctl with PR_SET_TIMERSLACK takes an integer and touches no memory.
@@ -571,6 +576,10 @@ fn watcher_main() {
     for line in std::io::stdin().lock().lines() {
         let line = line.expect("a line of input");
         let words: Vec<&str> = line.split_whitespace().collect();
+        if words == ["ping"] {
+            println!("pong {}", now_nanos());
+            continue;
+        }
         let id: u64 = match words.get(1) {
             Some(id) => id.parse().expect("a number"),
             None => return,
@@ -636,7 +645,8 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 /// `count` invalidations of `kind` seen by `watching`, whose cache stores
 /// key `id` as `{prefix}:{id}`; `invalidate(id)` runs memocache's
 /// `invalidate` in another process and answers when it began. Returns the
-/// latencies in ms, sorted.
+/// latencies in ms, sorted. With `echoes`, also times a `ping` to the
+/// watcher after each invalidation (into `echoes`, unsorted).
 fn latencies(
     watching: &mut Process,
     raw: &mut redis::Connection,
@@ -644,6 +654,7 @@ fn latencies(
     kind: Kind,
     ids: std::ops::Range<u64>,
     mut invalidate: impl FnMut(u64) -> u128,
+    mut echoes: Option<&mut Vec<f64>>,
 ) -> Vec<f64> {
     let mut latencies = Vec::with_capacity(ids.end.saturating_sub(ids.start) as usize);
     for id in ids {
@@ -678,6 +689,11 @@ fn latencies(
             kind.name()
         );
         latencies.push(time_of(&dropped).saturating_sub(at) as f64 / 1e6);
+        if let Some(echoes) = echoes.as_deref_mut() {
+            let at = now_nanos();
+            let pong = watching.ask("ping");
+            echoes.push(time_of(&pong).saturating_sub(at) as f64 / 1e6);
+        }
     }
     latencies.sort_by(f64::total_cmp);
     latencies
@@ -706,12 +722,16 @@ fn invalidations(server: &RedisServer, runtime: &Runtime, count: usize) {
             kind,
             first..first + count,
             |id| time_of(&a.ask(&format!("invalidate {id}"))),
+            None,
         );
         rows.push(("redis_worker", kind.name(), sorted));
     }
     drop((a, b)); // kills both
 
-    // This binary as the watcher; this process invalidates.
+    // This binary as the watcher; this process invalidates. After each
+    // invalidation, a `ping` through the watcher's stdin: how long this
+    // machine takes to wake a process up, with no Redis on the way.
+    let mut echoes = Vec::new();
     let mut w = Process::watcher(server);
     assert_eq!(w.ask("fill 0"), "filled");
     runtime.block_on(watched(0)); // this process tracks bench:watched too
@@ -729,10 +749,12 @@ fn invalidations(server: &RedisServer, runtime: &Runtime, count: usize) {
                 runtime.block_on(WATCHED.invalidate(&id));
                 at
             },
+            Some(&mut echoes),
         );
         rows.push(("watcher", kind.name(), sorted));
     }
     drop(w);
+    echoes.sort_by(f64::total_cmp);
 
     println!(
         "\ninvalidation latency to another process: {count} invalidations of each kind to each watcher, {:.1} s in all (ms)\n",
@@ -757,14 +779,16 @@ fn invalidations(server: &RedisServer, runtime: &Runtime, count: usize) {
             if max < 100.0 { "met" } else { "NOT met" }
         );
     }
+    print_row("control", "echo", &echoes);
+    println!("control: a `ping` to the watcher through its stdin, answered at once (no Redis), after each of its invalidations");
 }
 
 fn print_row(watcher: &str, kind: &str, sorted: &[f64]) {
     let [min, median, p90, p99, max] = [0.0, 0.5, 0.9, 0.99, 1.0].map(|q| quantile(sorted, q));
-    let poll = if watcher == "watcher" {
-        "10 µs"
-    } else {
-        "200 µs"
+    let poll = match watcher {
+        "watcher" => "10 µs",
+        "redis_worker" => "200 µs",
+        _ => "no poll",
     };
     println!(
         "| {watcher} ({poll}) | {kind} | {} | {min:.3} | {median:.3} | {p90:.3} | {p99:.3} | {max:.3} |",

@@ -152,6 +152,7 @@ awk -v samples="$samples" '
     if (nkeys) {
       print "\n### 3. Invalidation latency to another process (ms)\n"
       print "Each cell: the median over the runs [range over the runs] of the per-run statistic; min and max are over all runs.\n"
+      print "`redis_worker`: process A (memocache `invalidate`) or this process (raw `DEL`/`SET`) to process B, the worker of tests/redis_processes.rs, which polls every 200 µs. `watcher`: this process (memocache `invalidate`, raw `DEL`/`SET`) to the bench binary started as a watcher, polling every 10 µs. `control echo`: a line written to the watcher and answered at once, after each of its invalidations: no Redis, only the wake-up of another process.\n"
       print "| watcher (poll) | kind | n | min | median | p90 | p99 | max | median < 5 ms | max < 100 ms |"
       print "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
       for (j = 1; j <= nkeys; j++) {
@@ -159,9 +160,11 @@ awk -v samples="$samples" '
         for (i = 6; i <= 10; i++) { delete v; for (r = 1; r <= k; r++) v[r] = stat[key, i, r]; sort(v, k); lo[i] = v[1]; hi[i] = v[k]; cell[i] = spread(v, k, "%.3f") }
         delete v; for (r = 1; r <= k; r++) v[r] = stat[key, 7, r]; mmet = within(v, k, 5, 1)
         delete v; for (r = 1; r <= k; r++) v[r] = stat[key, 10, r]; xmet = within(v, k, 100, 1)
-        poll = w[1] == "watcher" ? "10 µs" : "200 µs"
+        poll = w[1] == "watcher" ? "10 µs" : w[1] == "redis_worker" ? "200 µs" : "no Redis, no poll"
         kind = w[2] == "all" ? "**all**" : w[2]
-        printf "| %s (%s) | %s | %d | %.3f | %s | %s | %s | %.3f | %d of %d runs | %d of %d runs |\n", w[1], poll, kind, count[key], lo[6], cell[7], cell[8], cell[9], hi[10], mmet, k, xmet, k
+        mtxt = sprintf("%d of %d runs", mmet, k); xtxt = sprintf("%d of %d runs", xmet, k)
+        if (w[1] == "control") mtxt = xtxt = "(not a target)"
+        printf "| %s (%s) | %s | %d | %.3f | %s | %s | %s | %.3f | %s | %s |\n", w[1], poll, kind, count[key], lo[6], cell[7], cell[8], cell[9], hi[10], mtxt, xtxt
       }
     }
   }' "$samples" "$lines"
