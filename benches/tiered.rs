@@ -642,26 +642,36 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
+/// One invalidation seen by a watcher.
+struct Seen {
+    kind: Kind,
+    /// From just before the change was sent to the watcher finding its copy gone, in ms.
+    latency: f64,
+    /// From the same moment to Redis's answer to the change (the `DEL` or
+    /// `SET`, or the `invalidate` call's return), in ms, when known.
+    acked: Option<f64>,
+}
+
 /// `count` invalidations of `kind` seen by `watching`, whose cache stores
 /// key `id` as `{prefix}:{id}`; `invalidate(id)` runs memocache's
-/// `invalidate` in another process and answers when it began. Returns the
-/// latencies in ms, sorted. With `echoes`, also times a `ping` to the
-/// watcher after each invalidation (into `echoes`, unsorted).
+/// `invalidate` in another process and answers when it began and, if it can
+/// tell, when it returned. With `echoes`, also times a `ping` to the watcher
+/// after each invalidation (into `echoes`).
 fn latencies(
     watching: &mut Process,
     raw: &mut redis::Connection,
     prefix: &str,
     kind: Kind,
     ids: std::ops::Range<u64>,
-    mut invalidate: impl FnMut(u64) -> u128,
+    mut invalidate: impl FnMut(u64) -> (u128, Option<u128>),
     mut echoes: Option<&mut Vec<f64>>,
-) -> Vec<f64> {
-    let mut latencies = Vec::with_capacity(ids.end.saturating_sub(ids.start) as usize);
+) -> Vec<Seen> {
+    let mut seen = Vec::with_capacity(ids.end.saturating_sub(ids.start) as usize);
     for id in ids {
         let key = format!("{prefix}:{id}");
         assert_eq!(watching.ask(&format!("fill {id}")), "filled");
         watching.send(&format!("watch {id}"));
-        let at = match kind {
+        let (at, acked) = match kind {
             Kind::Invalidate => invalidate(id),
             Kind::Del => {
                 let at = now_nanos();
@@ -670,7 +680,7 @@ fn latencies(
                     .query(raw)
                     .expect("DEL answered");
                 assert_eq!(deleted, 1, "{key} was not in Redis");
-                at
+                (at, Some(now_nanos()))
             }
             Kind::Set => {
                 let at = now_nanos();
@@ -679,7 +689,7 @@ fn latencies(
                     .arg("changed elsewhere")
                     .query(raw)
                     .expect("SET answered");
-                at
+                (at, Some(now_nanos()))
             }
         };
         let dropped = watching.answer();
@@ -688,15 +698,19 @@ fn latencies(
             "the watcher kept {key} {WATCH_FOR:?} after a {}: {dropped}",
             kind.name()
         );
-        latencies.push(time_of(&dropped).saturating_sub(at) as f64 / 1e6);
+        let ms = |t: u128| t.saturating_sub(at) as f64 / 1e6;
+        seen.push(Seen {
+            kind,
+            latency: ms(time_of(&dropped)),
+            acked: acked.map(ms),
+        });
         if let Some(echoes) = echoes.as_deref_mut() {
             let at = now_nanos();
             let pong = watching.ask("ping");
             echoes.push(time_of(&pong).saturating_sub(at) as f64 / 1e6);
         }
     }
-    latencies.sort_by(f64::total_cmp);
-    latencies
+    seen
 }
 
 /// Part 3: `count` invalidations of each kind to each watcher; prints the
@@ -705,7 +719,7 @@ fn invalidations(server: &RedisServer, runtime: &Runtime, count: usize) {
     let mut raw = server.client().get_connection().expect("a raw connection");
     let count = count as u64;
     let began = Instant::now();
-    let mut rows: Vec<(&str, &str, Vec<f64>)> = Vec::new();
+    let mut seen: Vec<(&str, Seen)> = Vec::new();
 
     // The redis_worker processes: A invalidates, B watches.
     let tracking = tracking_clients(server);
@@ -715,16 +729,16 @@ fn invalidations(server: &RedisServer, runtime: &Runtime, count: usize) {
     wait_for_tracking(server, tracking + 2);
     for (k, kind) in Kind::ALL.into_iter().enumerate() {
         let first = (k as u64 + 1) * 1_000_000;
-        let sorted = latencies(
+        let series = latencies(
             &mut b,
             &mut raw,
             "procs:slow",
             kind,
             first..first + count,
-            |id| time_of(&a.ask(&format!("invalidate {id}"))),
+            |id| (time_of(&a.ask(&format!("invalidate {id}"))), None),
             None,
         );
-        rows.push(("redis_worker", kind.name(), sorted));
+        seen.extend(series.into_iter().map(|s| ("redis_worker", s)));
     }
     drop((a, b)); // kills both
 
@@ -738,7 +752,7 @@ fn invalidations(server: &RedisServer, runtime: &Runtime, count: usize) {
     wait_for_tracking(server, tracking + 1);
     for (k, kind) in Kind::ALL.into_iter().enumerate() {
         let first = (k as u64 + 1) * 1_000_000;
-        let sorted = latencies(
+        let series = latencies(
             &mut w,
             &mut raw,
             "bench:watched",
@@ -747,11 +761,11 @@ fn invalidations(server: &RedisServer, runtime: &Runtime, count: usize) {
             |id| {
                 let at = now_nanos();
                 runtime.block_on(WATCHED.invalidate(&id));
-                at
+                (at, Some(now_nanos()))
             },
             Some(&mut echoes),
         );
-        rows.push(("watcher", kind.name(), sorted));
+        seen.extend(series.into_iter().map(|s| ("watcher", s)));
     }
     drop(w);
     echoes.sort_by(f64::total_cmp);
@@ -763,14 +777,19 @@ fn invalidations(server: &RedisServer, runtime: &Runtime, count: usize) {
     println!("| watcher (poll) | kind | n | min | median | p90 | p99 | max |");
     println!("|---|---|---:|---:|---:|---:|---:|---:|");
     for watcher in ["redis_worker", "watcher"] {
-        let mut all = Vec::new();
-        for (w, kind, sorted) in &rows {
-            if *w == watcher {
-                all.extend_from_slice(sorted);
-                print_row(watcher, kind, sorted);
-            }
+        let of = |kind: Option<&str>| -> Vec<f64> {
+            let mut latencies: Vec<f64> = seen
+                .iter()
+                .filter(|(w, s)| *w == watcher && kind.is_none_or(|k| s.kind.name() == k))
+                .map(|(_, s)| s.latency)
+                .collect();
+            latencies.sort_by(f64::total_cmp);
+            latencies
+        };
+        for kind in Kind::ALL {
+            print_row(watcher, kind.name(), &of(Some(kind.name())));
         }
-        all.sort_by(f64::total_cmp);
+        let all = of(None);
         print_row(watcher, "all", &all);
         let (median, max) = (quantile(&all, 0.5), all[all.len() - 1]);
         println!(
@@ -781,6 +800,24 @@ fn invalidations(server: &RedisServer, runtime: &Runtime, count: usize) {
     }
     print_row("control", "echo", &echoes);
     println!("control: a `ping` to the watcher through its stdin, answered at once (no Redis), after each of its invalidations");
+    // The slowest, with how long Redis took to answer the change itself:
+    // most of the wait before the push could even be sent.
+    for watcher in ["redis_worker", "watcher"] {
+        let mut slowest: Vec<&Seen> = seen
+            .iter()
+            .filter(|(w, _)| *w == watcher)
+            .map(|(_, s)| s)
+            .collect();
+        slowest.sort_by(|a, b| b.latency.total_cmp(&a.latency));
+        for s in slowest.iter().take(3) {
+            let acked = s.acked.map_or("-".to_owned(), |a| format!("{a:.3}"));
+            println!(
+                "tiered-bench: slowest {watcher} {} {:.3} {acked}",
+                s.kind.name(),
+                s.latency
+            );
+        }
+    }
 }
 
 fn print_row(watcher: &str, kind: &str, sorted: &[f64]) {

@@ -107,6 +107,10 @@ awk -v samples="$samples" '
   $2 == "paired" { pair[$1, $3] = $0; next }
   $2 == "remote" { remote[$3] = remote[$3] " " $5 ($6 == "local" ? "" : " (not all local after)"); next }
   $2 == "redis_only" { coalesced[++ncoal] = sprintf("%.1f%%", 100 * (1 - $6 / $4)); rerr += $8; next }
+  $2 == "slowest" {
+    slow[$3] = slow[$3] sprintf("%s run %d: %.1f ms (%s%s)", slow[$3] == "" ? "" : ";", $1, $5, $4, $6 == "-" ? "" : sprintf(", Redis answered the change after %.1f ms", $6))
+    next
+  }
   $2 == "invalidation" {
     key = $3 SUBSEP $4
     if (!(key in seen)) { seen[key]; order[++nkeys] = key }
@@ -166,5 +170,6 @@ awk -v samples="$samples" '
         if (w[1] == "control") mtxt = xtxt = "(not a target)"
         printf "| %s (%s) | %s | %d | %.3f | %s | %s | %s | %.3f | %s | %s |\n", w[1], poll, kind, count[key], lo[6], cell[7], cell[8], cell[9], hi[10], mtxt, xtxt
       }
+      for (w2 in slow) printf "\nThe 3 slowest to `%s` in each run:%s.\n", w2, slow[w2]
     }
   }' "$samples" "$lines"
