@@ -327,8 +327,9 @@ struct Memocache;
 
 impl Peer for Memocache {
     fn call(&self, n: u64) -> impl Future<Output = ()> + Send + 'static {
+        let call = memocache_hit(n);
         async move {
-            assert_eq!(memocache_hit(n).await, peers::body(n));
+            assert_eq!(call.await, peers::body(n));
         }
     }
 }
@@ -338,8 +339,9 @@ struct MemocacheNoFlights;
 
 impl Peer for MemocacheNoFlights {
     fn call(&self, n: u64) -> impl Future<Output = ()> + Send + 'static {
+        let call = memocache_nosf(n);
         async move {
-            assert_eq!(memocache_nosf(n).await, peers::body(n));
+            assert_eq!(call.await, peers::body(n));
         }
     }
 }
@@ -349,8 +351,9 @@ struct Cached;
 
 impl Peer for Cached {
     fn call(&self, n: u64) -> impl Future<Output = ()> + Send + 'static {
+        let call = cached_hit(n);
         async move {
-            assert_eq!(cached_hit(n).await, Ok(peers::body(n)));
+            assert_eq!(call.await, Ok(peers::body(n)));
         }
     }
 }
