@@ -72,13 +72,13 @@ awk '
       printf "| %s | %s | %s | %s |\n", peers[p], stat(k ".ops", "%.0f", ""), stat(k ".to_raw_mux", "%.2f", "x"), stat(k ".to_cached", "%.2f", "x")
     }
     print "\n### Breaker open: one call at a time (microseconds per call)\n"
-    print "| call | median | p99 | median minus the body alone |"
-    print "|---|---:|---:|---:|"
+    print "| call | median | p99 | median minus the body alone | calls over the body median + 1 ms |"
+    print "|---|---:|---:|---:|---:|"
     split("spin.direct spin.memocache fast.direct fast.memocache", calls, " ")
     split("body spinning 1 ms, awaited directly|memocache Redis fn, same body, breaker open|empty body, awaited directly|memocache Redis fn, empty body, breaker open", labels, "|")
     for (c = 1; c <= 4; c++) {
       k = "breaker/" calls[c]
-      printf "| %s | %s | %s | %s |\n", labels[c], stat(k ".median_us", "%.1f", " us"), stat(k ".p99_us", "%.1f", " us"), stat(k ".over_us", "%+.1f", " us")
+      printf "| %s | %s | %s | %s | %s |\n", labels[c], stat(k ".median_us", "%.1f", " us"), stat(k ".p99_us", "%.1f", " us"), stat(k ".over_us", "%+.1f", " us"), stat(k ".late_pct", "%.1f", "%")
     }
   }' "$out/samples.txt"
 
