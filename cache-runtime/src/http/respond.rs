@@ -1,0 +1,165 @@
+//! The answers of the cache: a stored response (or `304 Not Modified`) with
+//! the headers that say how old it is and what the cache did, and the
+//! handler's own response marked with what the cache did.
+
+use std::io::Write as _;
+
+use bytes::BytesMut;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Response, StatusCode};
+
+use crate::http::body::CacheBody;
+use crate::http::cache::Shared;
+use crate::http::conditional::not_modified;
+use crate::http::entry::ResponseEntry;
+use crate::http::policy::CacheControl;
+use crate::http::stats::Event;
+
+/// What the cache did for a request, as its status header says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum XCache {
+    /// Answered from the cache; the handler did not run for this request.
+    Hit,
+    /// The handler ran for this request.
+    Miss,
+    /// The handler failed; an expired response was served.
+    Stale,
+    /// Not looked up: the request may not be answered from the cache.
+    Bypass,
+}
+
+impl XCache {
+    fn value(self) -> HeaderValue {
+        HeaderValue::from_static(match self {
+            XCache::Hit => "HIT",
+            XCache::Miss => "MISS",
+            XCache::Stale => "STALE",
+            XCache::Bypass => "BYPASS",
+        })
+    }
+}
+
+/// `max-age=<seconds>`.
+fn max_age(seconds: u64) -> HeaderValue {
+    let mut text = BytesMut::with_capacity(28);
+    text.extend_from_slice(b"max-age=");
+    let _ = write!(Writer(&mut text), "{seconds}");
+    HeaderValue::from_maybe_shared(text.freeze()).expect("digits are a valid header value")
+}
+
+/// `io::Write` into a `BytesMut`.
+struct Writer<'a>(&'a mut BytesMut);
+
+impl std::io::Write for Writer<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The answer to a `GET` (or, with `head`, a `HEAD`) with `request` headers
+/// from the stored `entry`: `304 Not Modified` if the request's validators
+/// match, else the whole response.
+pub(crate) fn answer<B>(
+    shared: &Shared,
+    entry: &ResponseEntry,
+    x_cache: XCache,
+    request: &HeaderMap,
+    head: bool,
+) -> Response<CacheBody<B>> {
+    let settings = &shared.settings;
+    let now_ms = shared.clock.now_ms();
+    let age = HeaderValue::from(now_ms.saturating_sub(entry.stored_ms) / 1000);
+    let cache_control = match &settings.cache_control {
+        CacheControl::Remaining => {
+            let left_ms = match x_cache {
+                XCache::Stale => 0,
+                _ => (entry.stored_ms.saturating_add(entry.ttl_ms)).saturating_sub(now_ms),
+            };
+            Some(max_age(left_ms / 1000))
+        }
+        CacheControl::Fixed(value) => Some(value.clone()),
+        CacheControl::Origin => entry.origin_cache_control.clone(),
+    };
+    if not_modified(request, &entry.etag, entry.last_modified_s) {
+        shared.counters.count(Event::NotModified);
+        return not_modified_answer(entry, age, cache_control, &settings.status_header, x_cache);
+    }
+    let mut headers = entry.headers.clone();
+    headers.insert(header::AGE, age);
+    match cache_control {
+        Some(value) => headers.insert(header::CACHE_CONTROL, value),
+        None => headers.remove(header::CACHE_CONTROL),
+    };
+    headers.insert(settings.status_header.clone(), x_cache.value());
+    let body = if head {
+        CacheBody::empty()
+    } else {
+        CacheBody::full(entry.body.clone())
+    };
+    let mut response = Response::new(body);
+    *response.status_mut() = entry.status;
+    *response.headers_mut() = headers;
+    response
+}
+
+/// A `304 Not Modified` for `entry`: no body, and of its headers those
+/// RFC 9110 (15.4.5) has a `304` carry, with the validators.
+fn not_modified_answer<B>(
+    entry: &ResponseEntry,
+    age: HeaderValue,
+    cache_control: Option<HeaderValue>,
+    status_header: &HeaderName,
+    x_cache: XCache,
+) -> Response<CacheBody<B>> {
+    let mut headers = HeaderMap::with_capacity(8);
+    headers.insert(header::ETAG, entry.etag.clone());
+    headers.insert(header::LAST_MODIFIED, entry.last_modified.clone());
+    for name in [header::VARY, header::EXPIRES, header::CONTENT_LOCATION] {
+        for value in entry.headers.get_all(&name) {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+    if let Some(value) = cache_control {
+        headers.insert(header::CACHE_CONTROL, value);
+    }
+    headers.insert(header::AGE, age);
+    headers.insert(status_header.clone(), x_cache.value());
+    let mut response = Response::new(CacheBody::empty());
+    *response.status_mut() = StatusCode::NOT_MODIFIED;
+    *response.headers_mut() = headers;
+    response
+}
+
+/// The handler's own response, with the status header; without its body
+/// when the request was a `HEAD` the cache sent on as a `GET`.
+pub(crate) fn mark<B>(
+    mut response: Response<CacheBody<B>>,
+    x_cache: XCache,
+    status_header: &HeaderName,
+    strip_body: bool,
+) -> Response<CacheBody<B>> {
+    response
+        .headers_mut()
+        .insert(status_header.clone(), x_cache.value());
+    if strip_body {
+        *response.body_mut() = CacheBody::empty();
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_age_values() {
+        assert_eq!(max_age(0), "max-age=0");
+        assert_eq!(max_age(300), "max-age=300");
+        assert_eq!(max_age(u64::MAX), "max-age=18446744073709551615");
+    }
+}
