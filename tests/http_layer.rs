@@ -489,6 +489,23 @@ async fn cache_control_policies_and_the_status_header_name() {
     assert!(answer.headers.get("x-cache").is_none());
     assert_eq!(fetch(&app, "/").await.header("x-memocache"), "HIT");
 
+    let (clock, time) = Clock::mock();
+    let lifetime = HttpCache::builder("test:http:cc-lifetime")
+        .ttl(Duration::from_secs(300))
+        .cache_control(CacheControl::Lifetime)
+        .clock(clock)
+        .build();
+    let app = Router::new().route("/", get(|| async { "x" }).route_layer(lifetime));
+    fetch(&app, "/").await;
+    time.advance(Duration::from_secs(100));
+    let answer = fetch(&app, "/").await;
+    assert_eq!(answer.header("cache-control"), "max-age=300");
+    assert_eq!(
+        answer.header("age"),
+        "100",
+        "with Age, RFC 9111 caches keep it 200 s more"
+    );
+
     let origin = HttpCache::builder("test:http:cc-origin")
         .cache_control(CacheControl::Origin)
         .build();

@@ -32,11 +32,13 @@ pub(crate) struct ResponseEntry {
     /// `Last-Modified`, and placeholders for `Age`, `Cache-Control` and the
     /// status header, so that an answer replaces values and never grows the map.
     pub(crate) headers: HeaderMap,
+    /// What a `304 Not Modified` carries: the validators, `Vary`, `Expires`,
+    /// `Content-Location`, and the same placeholders.
+    pub(crate) not_modified_headers: HeaderMap,
     /// The handler's own `Cache-Control`, for [`CacheControl::Origin`](crate::http::CacheControl::Origin).
     pub(crate) origin_cache_control: Option<HeaderValue>,
     pub(crate) body: Bytes,
     pub(crate) etag: HeaderValue,
-    pub(crate) last_modified: HeaderValue,
     /// `Last-Modified` in seconds since the Unix epoch.
     pub(crate) last_modified_s: u64,
     pub(crate) stored_ms: u64,
@@ -185,25 +187,40 @@ impl ResponseEntry {
             .and_then(|value| value.to_str().ok())
             .and_then(|text| httpdate::parse_http_date(text).ok())
             .unwrap_or_else(|| system_time(stamp.stored_ms));
-        let last_modified = HeaderValue::from_str(&httpdate::fmt_http_date(last_modified_at))
-            .expect("an HTTP date is a valid header value");
+        let last_modified = headers
+            .get(header::LAST_MODIFIED)
+            .cloned()
+            .unwrap_or_else(|| {
+                HeaderValue::from_str(&httpdate::fmt_http_date(last_modified_at))
+                    .expect("an HTTP date is a valid header value")
+            });
         let last_modified_s = last_modified_at
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |since| since.as_secs());
+        let mut not_modified_headers = HeaderMap::with_capacity(8);
+        not_modified_headers.insert(header::ETAG, etag.clone());
+        not_modified_headers.insert(header::LAST_MODIFIED, last_modified.clone());
+        for name in [header::VARY, header::EXPIRES, header::CONTENT_LOCATION] {
+            for value in headers.get_all(&name) {
+                not_modified_headers.append(name.clone(), value.clone());
+            }
+        }
         // Placeholders: an answer replaces their values in place.
         let placeholder = HeaderValue::from_static("0");
-        headers.insert(header::AGE, placeholder.clone());
-        headers.insert(header::CACHE_CONTROL, placeholder.clone());
-        if let Some(name) = status_header {
-            headers.insert(name.clone(), placeholder);
+        for map in [&mut headers, &mut not_modified_headers] {
+            map.insert(header::AGE, placeholder.clone());
+            map.insert(header::CACHE_CONTROL, placeholder.clone());
+            if let Some(name) = status_header {
+                map.insert(name.clone(), placeholder.clone());
+            }
         }
         Self {
             status,
             headers,
+            not_modified_headers,
             origin_cache_control,
             body,
             etag,
-            last_modified,
             last_modified_s,
             stored_ms: stamp.stored_ms,
             ttl_ms: u64::try_from(stamp.ttl.as_millis()).unwrap_or(u64::MAX),
@@ -486,7 +503,16 @@ mod tests {
         assert_eq!(entry.etag, strong_etag(b"hello"));
         assert_eq!(entry.headers[header::ETAG], entry.etag);
         assert_eq!(entry.headers[header::CONTENT_LENGTH], "5");
-        assert_eq!(entry.last_modified, "Tue, 14 Nov 2023 22:13:20 GMT");
+        assert_eq!(
+            entry.headers[header::LAST_MODIFIED],
+            "Tue, 14 Nov 2023 22:13:20 GMT"
+        );
+        assert_eq!(
+            entry.not_modified_headers.len(),
+            5,
+            "{:?}",
+            entry.not_modified_headers
+        );
         assert_eq!(entry.last_modified_s, 1_700_000_000);
         assert!(entry.headers.get(header::DATE).is_none());
         assert!(entry.headers.get(header::CONNECTION).is_none());

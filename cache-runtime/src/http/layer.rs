@@ -10,8 +10,9 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap};
-use http::{Method, Request, Response};
+use http::{request, Method, Request, Response};
 use http_body::Body;
+use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -58,8 +59,62 @@ impl<S> std::fmt::Debug for HttpCacheService<S> {
     }
 }
 
-/// The future of an [`HttpCacheService`] call.
-pub type ResponseFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
+pin_project! {
+    /// The future of an [`HttpCacheService`] call: ready at once for an
+    /// answer from this thread's front table (no allocation, no task
+    /// machinery), else the boxed lookup and handler run.
+    pub struct ResponseFuture<T, E> {
+        #[pin]
+        state: State<T, E>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<T, E> {
+        Ready { answer: Option<Result<T, E>> },
+        Running { future: Pin<Box<dyn Future<Output = Result<T, E>> + Send>> },
+    }
+}
+
+impl<T, E> ResponseFuture<T, E> {
+    fn ready(answer: Result<T, E>) -> Self {
+        Self {
+            state: State::Ready {
+                answer: Some(answer),
+            },
+        }
+    }
+
+    fn running(future: impl Future<Output = Result<T, E>> + Send + 'static) -> Self {
+        Self {
+            state: State::Running {
+                future: Box::pin(future),
+            },
+        }
+    }
+}
+
+impl<T, E> Future for ResponseFuture<T, E> {
+    type Output = Result<T, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, E>> {
+        match self.project().state.project() {
+            StateProj::Ready { answer } => Poll::Ready(
+                answer
+                    .take()
+                    .expect("a ResponseFuture polled after it completed"),
+            ),
+            StateProj::Running { future } => future.as_mut().poll(cx),
+        }
+    }
+}
+
+impl<T, E> std::fmt::Debug for ResponseFuture<T, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
 
 impl<S, ReqB, ResB> Service<Request<ReqB>> for HttpCacheService<S>
 where
@@ -79,10 +134,40 @@ where
     }
 
     fn call(&mut self, request: Request<ReqB>) -> Self::Future {
-        // The instance that was polled ready serves this call.
+        let shared = Arc::clone(&self.shared);
+        let lookup = match classify(&shared, request) {
+            Classified::Lookup(lookup) => lookup,
+            Classified::Pass(request) => {
+                let call = self.ready_inner().call(request);
+                return ResponseFuture::running(async move {
+                    Ok(call.await?.map(CacheBody::passthrough))
+                });
+            }
+            Classified::Bypass(request) => {
+                shared.counters.count(Event::Bypass);
+                let call = self.ready_inner().call(request);
+                return ResponseFuture::running(async move {
+                    let response = call.await?.map(CacheBody::passthrough);
+                    let name = &shared.settings.status_header;
+                    Ok(mark(response, XCache::Bypass, name, false))
+                });
+            }
+        };
+        if let Some(answer) = front_answer(&shared, &lookup) {
+            // The polled readiness of `inner` stays for the next call.
+            return ResponseFuture::ready(Ok(answer));
+        }
+        let inner = self.ready_inner();
+        ResponseFuture::running(serve(shared, inner, lookup))
+    }
+}
+
+impl<S: Clone> HttpCacheService<S> {
+    /// The instance of the inner service that was polled ready, leaving a
+    /// clone in its place.
+    fn ready_inner(&mut self) -> S {
         let fresh = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, fresh);
-        Box::pin(serve(Arc::clone(&self.shared), inner, request))
+        std::mem::replace(&mut self.inner, fresh)
     }
 }
 
@@ -127,38 +212,114 @@ enum Mode<'a> {
     Refresh,
 }
 
+/// A `GET` or `HEAD` the cache looks up.
+struct Lookup<ReqB> {
+    parts: request::Parts,
+    body: ReqB,
+    key: CacheKey,
+    head: bool,
+    /// The request asked for a fresh response (`no-cache`), and may.
+    refresh: bool,
+}
+
+/// What the cache does with a request.
+enum Classified<ReqB> {
+    /// Not a `GET` or `HEAD`: passed on untouched.
+    Pass(Request<ReqB>),
+    /// A `GET` or `HEAD` the cache may not answer: passed on, marked.
+    Bypass(Request<ReqB>),
+    Lookup(Lookup<ReqB>),
+}
+
+fn classify<ReqB>(shared: &Shared, request: Request<ReqB>) -> Classified<ReqB> {
+    let head = request.method() == Method::HEAD;
+    if !head && request.method() != Method::GET {
+        return Classified::Pass(request);
+    }
+    let settings = &shared.settings;
+    let (parts, body) = request.into_parts();
+    let directives = Directives::of(&parts.headers);
+    let bypass = (directives.no_store && settings.client_no_store)
+        || (!settings.authorized && parts.headers.contains_key(header::AUTHORIZATION))
+        || parts.headers.contains_key(header::RANGE);
+    let key = if bypass { None } else { shared.key_for(&parts) };
+    match key {
+        Some(key) => Classified::Lookup(Lookup {
+            parts,
+            body,
+            key,
+            head,
+            refresh: directives.no_cache && settings.client_no_cache,
+        }),
+        None => Classified::Bypass(Request::from_parts(parts, body)),
+    }
+}
+
+/// The value this thread's front table holds for `key`, if any (counted as
+/// a hit by the store).
+fn front_value(shared: &Shared, key: &CacheKey) -> Option<Stored> {
+    let store = shared.cache.store();
+    SLOT.try_with(|slot| store.front_lookup(store.local_in(slot), key).ok())
+        .ok()
+        .flatten()
+}
+
+/// The answer from this thread's front table, the whole of the common hit
+/// path: no future, no flight. `None` sends the request down the full path.
+fn front_answer<ReqB, B>(shared: &Shared, lookup: &Lookup<ReqB>) -> Option<Response<CacheBody<B>>> {
+    if lookup.refresh {
+        return None;
+    }
+    let now_ms = shared.clock.now_ms();
+    let entry = match front_value(shared, &lookup.key)? {
+        Stored::Response(entry) => entry,
+        Stored::Vary(record) => {
+            if shared
+                .tombstones
+                .outdated(lookup.key.path(), &record.started, now_ms)
+            {
+                return None;
+            }
+            let headers = &lookup.parts.headers;
+            let variant = lookup
+                .key
+                .with_variant(record.epoch, &record.names, headers);
+            match front_value(shared, &variant)? {
+                Stored::Response(entry) => entry,
+                Stored::Vary(_) => return None,
+            }
+        }
+    };
+    if shared
+        .tombstones
+        .outdated(lookup.key.path(), &entry.started, now_ms)
+    {
+        return None;
+    }
+    shared.counters.count(Event::Hit);
+    let headers = &lookup.parts.headers;
+    Some(answer(shared, &entry, XCache::Hit, headers, lookup.head))
+}
+
+/// The full path: single-flight lookups of the URL and its variant, the
+/// handler on a miss, revalidation.
 async fn serve<S, ReqB, ResB>(
     shared: Arc<Shared>,
-    mut inner: S,
-    request: Request<ReqB>,
+    inner: S,
+    lookup: Lookup<ReqB>,
 ) -> Result<Response<CacheBody<ResB>>, S::Error>
 where
     S: Service<Request<ReqB>, Response = Response<ResB>>,
     ResB: Body<Data = Bytes>,
     ResB::Error: Into<BoxError>,
 {
-    let head = request.method() == Method::HEAD;
-    if !head && request.method() != Method::GET {
-        return Ok(inner.call(request).await?.map(CacheBody::passthrough));
-    }
-    let settings = &shared.settings;
-    let (mut parts, body) = request.into_parts();
-    let directives = Directives::of(&parts.headers);
-    let bypass = (directives.no_store && settings.client_no_store)
-        || (!settings.authorized && parts.headers.contains_key(header::AUTHORIZATION))
-        || parts.headers.contains_key(header::RANGE);
-    let key = if bypass { None } else { shared.key_for(&parts) };
-    let Some(key) = key else {
-        shared.counters.count(Event::Bypass);
-        let response = inner.call(Request::from_parts(parts, body)).await?;
-        let response = response.map(CacheBody::passthrough);
-        return Ok(mark(
-            response,
-            XCache::Bypass,
-            &settings.status_header,
-            false,
-        ));
-    };
+    let Lookup {
+        mut parts,
+        body,
+        key,
+        head,
+        refresh,
+    } = lookup;
     // A HEAD is answered from a GET: on a miss the handler runs a GET, whose
     // body is stored and left out of this answer.
     parts.method = Method::GET;
@@ -168,11 +329,11 @@ where
         headers: None,
         produced: None,
     };
-    if directives.no_cache && settings.client_no_cache {
+    if refresh {
         let _ = produce(&shared, &mut run, &key, Mode::Refresh).await;
         return finish(&shared, run, &key, None, head);
     }
-    let mut lookup = key.clone();
+    let mut flight_key = key.clone();
     let mut record: Option<Arc<VaryRecord>> = None;
     // Each round either answers or moves on (to the variant, or past an
     // outdated entry it removed); a few rounds are plenty.
@@ -181,8 +342,8 @@ where
             None => Mode::Lead,
             Some(record) => Mode::Variant { url: &key, record },
         };
-        let running = produce(&shared, &mut run, &lookup, mode);
-        let got = call_async(&shared.cache, &SLOT, lookup.clone(), Fallible, running).await;
+        let running = produce(&shared, &mut run, &flight_key, mode);
+        let got = call_async(&shared.cache, &SLOT, flight_key.clone(), Fallible, running).await;
         if run.produced.is_some() {
             return finish(&shared, run, &key, got.ok(), head);
         }
@@ -193,7 +354,7 @@ where
                     .tombstones
                     .outdated(key.path(), &entry.started, now_ms)
                 {
-                    shared.cache.invalidate(&lookup).await;
+                    shared.cache.invalidate(&flight_key).await;
                     continue;
                 }
                 shared.counters.count(Event::Hit);
@@ -215,7 +376,7 @@ where
                     continue;
                 }
                 let request = run.request.as_ref().expect("the handler did not run");
-                lookup = key.with_variant(found.epoch, &found.names, request.headers());
+                flight_key = key.with_variant(found.epoch, &found.names, request.headers());
                 record = Some(found);
             }
             Ok(Stored::Vary(_)) | Err(NotStored) => break,

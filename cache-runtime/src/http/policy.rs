@@ -7,10 +7,16 @@ use http::{response, StatusCode};
 /// The `Cache-Control` header of the answers of the cache.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum CacheControl {
-    /// `max-age=<seconds the entry has left>` (the default): a client or a
-    /// proxy keeps the response no longer than the cache does.
+    /// `max-age=<seconds the entry has left>` (the default): a client keeps
+    /// the response no longer than the cache does. A downstream cache that
+    /// also subtracts the `Age` header (RFC 9111 does) keeps it for less:
+    /// never longer than this cache, but it asks again sooner. Prefer
+    /// [`CacheControl::Lifetime`] behind shared caches or CDNs.
     #[default]
     Remaining,
+    /// `max-age=<the entry's TTL>`, constant: with the `Age` header a cache
+    /// that follows RFC 9111 computes exactly the time this cache has left.
+    Lifetime,
     /// This value on every answer, for example
     /// `public, max-age=60, stale-while-revalidate=30`.
     Fixed(HeaderValue),

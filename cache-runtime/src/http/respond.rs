@@ -63,7 +63,9 @@ impl std::io::Write for Writer<'_> {
 
 /// The answer to a `GET` (or, with `head`, a `HEAD`) with `request` headers
 /// from the stored `entry`: `304 Not Modified` if the request's validators
-/// match, else the whole response.
+/// match (with the headers RFC 9110, 15.4.5, has a `304` carry), else the
+/// whole response. Both are clones of header maps made when the entry was
+/// stored, whose placeholders get their values here.
 pub(crate) fn answer<B>(
     shared: &Shared,
     entry: &ResponseEntry,
@@ -82,55 +84,29 @@ pub(crate) fn answer<B>(
             };
             Some(max_age(left_ms / 1000))
         }
+        CacheControl::Lifetime => Some(max_age(entry.ttl_ms / 1000)),
         CacheControl::Fixed(value) => Some(value.clone()),
         CacheControl::Origin => entry.origin_cache_control.clone(),
     };
-    if not_modified(request, &entry.etag, entry.last_modified_s) {
+    let not_modified = not_modified(request, &entry.etag, entry.last_modified_s);
+    let (status, mut headers, body) = if not_modified {
         shared.counters.count(Event::NotModified);
-        return not_modified_answer(entry, age, cache_control, &settings.status_header, x_cache);
-    }
-    let mut headers = entry.headers.clone();
+        let headers = entry.not_modified_headers.clone();
+        (StatusCode::NOT_MODIFIED, headers, CacheBody::empty())
+    } else if head {
+        (entry.status, entry.headers.clone(), CacheBody::empty())
+    } else {
+        let body = CacheBody::full(entry.body.clone());
+        (entry.status, entry.headers.clone(), body)
+    };
     headers.insert(header::AGE, age);
     match cache_control {
         Some(value) => headers.insert(header::CACHE_CONTROL, value),
         None => headers.remove(header::CACHE_CONTROL),
     };
     headers.insert(settings.status_header.clone(), x_cache.value());
-    let body = if head {
-        CacheBody::empty()
-    } else {
-        CacheBody::full(entry.body.clone())
-    };
     let mut response = Response::new(body);
-    *response.status_mut() = entry.status;
-    *response.headers_mut() = headers;
-    response
-}
-
-/// A `304 Not Modified` for `entry`: no body, and of its headers those
-/// RFC 9110 (15.4.5) has a `304` carry, with the validators.
-fn not_modified_answer<B>(
-    entry: &ResponseEntry,
-    age: HeaderValue,
-    cache_control: Option<HeaderValue>,
-    status_header: &HeaderName,
-    x_cache: XCache,
-) -> Response<CacheBody<B>> {
-    let mut headers = HeaderMap::with_capacity(8);
-    headers.insert(header::ETAG, entry.etag.clone());
-    headers.insert(header::LAST_MODIFIED, entry.last_modified.clone());
-    for name in [header::VARY, header::EXPIRES, header::CONTENT_LOCATION] {
-        for value in entry.headers.get_all(&name) {
-            headers.append(name.clone(), value.clone());
-        }
-    }
-    if let Some(value) = cache_control {
-        headers.insert(header::CACHE_CONTROL, value);
-    }
-    headers.insert(header::AGE, age);
-    headers.insert(status_header.clone(), x_cache.value());
-    let mut response = Response::new(CacheBody::empty());
-    *response.status_mut() = StatusCode::NOT_MODIFIED;
+    *response.status_mut() = status;
     *response.headers_mut() = headers;
     response
 }
