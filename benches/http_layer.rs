@@ -8,17 +8,29 @@
 //!   every request is a hit (target: at most 1.5x `baseline_constant`);
 //! - `cached_304`: the same hit with a matching `If-None-Match` (target: no
 //!   more than `cached_200`);
+//! - `cached_200_other_tag`: a hit whose `If-None-Match` does not match: a
+//!   request of the same size as the `304`'s, answered `200`;
 //! - `cached_head`: a `HEAD` answered from the cached `GET`.
 //!
-//! Prints the two ratios after the run.
+//! The machine this runs on is shared, so after criterion's own runs the
+//! variants are also timed interleaved, round after round, and the ratios
+//! are taken from the fastest round of each (what the code costs when
+//! nothing else runs) and from the medians. `baseline_route_layer` (the
+//! baseline behind a layer that does nothing) shows what axum itself charges
+//! for any `route_layer`.
 //!
 //! `cargo bench --features http --bench http_layer -- --warm-up-time 1 --measurement-time 3`
+//!
+//! Instructions per request, exact and repeatable (`scripts/http_instructions.sh`
+//! runs this for every variant): `HTTP_LAYER_INSTRUCTIONS=cached_304:20000`
+//! runs 20 000 requests of one variant under the same setup and exits;
+//! callgrind's count for N and 2N requests, differenced, is the cost of N.
 
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+use axum::http::{header, HeaderValue, Method, Request, StatusCode};
 use axum::routing::get;
 use axum::Router;
 use criterion::Criterion;
@@ -43,10 +55,22 @@ fn router(cache: Option<&HttpCache>) -> Router {
     Router::new().route("/weather/{city}", route)
 }
 
-fn request(method: Method, if_none_match: Option<&str>) -> Request<Body> {
-    let mut request = Request::builder().method(method).uri("/weather/paris");
+/// The baseline behind a layer that does nothing.
+fn router_with_identity_layer() -> Router {
+    let route = get(constant).route_layer(tower::layer::util::Identity::new());
+    Router::new().route("/weather/{city}", route)
+}
+
+/// A request as a client sends it (`accept`, `user-agent`), with an
+/// `If-None-Match` if given.
+fn request(method: Method, if_none_match: Option<&HeaderValue>) -> Request<Body> {
+    let mut request = Request::builder()
+        .method(method)
+        .uri("/weather/paris")
+        .header(header::ACCEPT, HeaderValue::from_static("application/json"))
+        .header(header::USER_AGENT, HeaderValue::from_static("bench/1.0"));
     if let Some(etag) = if_none_match {
-        request = request.header("if-none-match", etag);
+        request = request.header(header::IF_NONE_MATCH, etag.clone());
     }
     request.body(Body::empty()).unwrap()
 }
@@ -59,14 +83,14 @@ async fn call(app: &Router, request: Request<Body>) -> StatusCode {
     status
 }
 
-/// Mean time of one iteration of `bench` in `group`/`name`, as criterion
-/// saved it.
-fn estimate(name: &str) -> Option<f64> {
-    let path = format!("target/criterion/http_layer/{name}/new/estimates.json");
-    let text = std::fs::read_to_string(path).ok()?;
-    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
-    json["mean"]["point_estimate"].as_f64()
-}
+/// `VARIANT:N` in this variable runs N requests of one variant and exits.
+const INSTRUCTIONS_VARIABLE: &str = "HTTP_LAYER_INSTRUCTIONS";
+
+/// Rounds of the interleaved timing.
+const ROUNDS: usize = 60;
+
+/// Requests per variant per round.
+const ROUND_REQUESTS: u32 = 1_000;
 
 fn main() {
     let mut criterion = Criterion::default()
@@ -79,6 +103,7 @@ fn main() {
         .unwrap();
 
     let baseline = router(None);
+    let layered = router_with_identity_layer();
     let cache = HttpCache::builder("bench:http")
         .ttl(Duration::from_secs(3600))
         .build();
@@ -90,7 +115,7 @@ fn main() {
             .await
             .unwrap();
         assert_eq!(response.headers()["x-cache"], "MISS");
-        response.headers()["etag"].to_str().unwrap().to_owned()
+        response.headers()["etag"].clone()
     });
     runtime.block_on(async {
         assert_eq!(
@@ -101,10 +126,44 @@ fn main() {
         assert_eq!(call(&cached, conditional).await, StatusCode::NOT_MODIFIED);
     });
 
+    let other_tag = HeaderValue::from_static("\"not-the-tag\"");
+    let variants: [(&str, &Router, Option<&HeaderValue>, Method); 6] = [
+        ("baseline_constant", &baseline, None, Method::GET),
+        ("baseline_route_layer", &layered, None, Method::GET),
+        ("cached_200", &cached, None, Method::GET),
+        ("cached_304", &cached, Some(&etag), Method::GET),
+        (
+            "cached_200_other_tag",
+            &cached,
+            Some(&other_tag),
+            Method::GET,
+        ),
+        ("cached_head", &cached, None, Method::HEAD),
+    ];
+    if let Ok(only) = std::env::var(INSTRUCTIONS_VARIABLE) {
+        // `VARIANT:N`: N requests of one variant and nothing else, for an
+        // instruction count under callgrind (exact where time is not).
+        let (name, n) = only.split_once(':').expect("VARIANT:N");
+        let n: u32 = n.parse().expect("a number of requests");
+        let (_, app, etag, method) = variants
+            .iter()
+            .find(|(variant, ..)| *variant == name)
+            .expect("a variant of this bench");
+        runtime.block_on(async {
+            for _ in 0..n {
+                black_box(call(app, request(method.clone(), *etag)).await);
+            }
+        });
+        return;
+    }
     let mut group = criterion.benchmark_group("http_layer");
     group.bench_function("baseline_constant", |b| {
         b.to_async(&runtime)
             .iter(|| call(&baseline, request(Method::GET, None)));
+    });
+    group.bench_function("baseline_route_layer", |b| {
+        b.to_async(&runtime)
+            .iter(|| call(&layered, request(Method::GET, None)));
     });
     group.bench_function("cached_200", |b| {
         b.to_async(&runtime)
@@ -114,28 +173,72 @@ fn main() {
         b.to_async(&runtime)
             .iter(|| call(&cached, request(Method::GET, Some(&etag))));
     });
+    group.bench_function("cached_200_other_tag", |b| {
+        b.to_async(&runtime)
+            .iter(|| call(&cached, request(Method::GET, Some(&other_tag))));
+    });
     group.bench_function("cached_head", |b| {
         b.to_async(&runtime)
             .iter(|| call(&cached, request(Method::HEAD, None)));
     });
     group.finish();
 
+    let variants: [(&str, &Router, Option<&HeaderValue>, Method); 6] = [
+        ("baseline_constant", &baseline, None, Method::GET),
+        ("baseline_route_layer", &layered, None, Method::GET),
+        ("cached_200", &cached, None, Method::GET),
+        ("cached_304", &cached, Some(&etag), Method::GET),
+        (
+            "cached_200_other_tag",
+            &cached,
+            Some(&other_tag),
+            Method::GET,
+        ),
+        ("cached_head", &cached, None, Method::HEAD),
+    ];
+    let rounds: Vec<Vec<f64>> = (0..ROUNDS)
+        .map(|_| {
+            variants
+                .iter()
+                .map(|(_, app, etag, method)| {
+                    let started = Instant::now();
+                    runtime.block_on(async {
+                        for _ in 0..ROUND_REQUESTS {
+                            black_box(call(app, request(method.clone(), *etag)).await);
+                        }
+                    });
+                    started.elapsed().as_nanos() as f64 / ROUND_REQUESTS as f64
+                })
+                .collect()
+        })
+        .collect();
+    let per_variant = |i: usize| {
+        let mut times: Vec<f64> = rounds.iter().map(|round| round[i]).collect();
+        times.sort_by(f64::total_cmp);
+        (times[0], times[times.len() / 2])
+    };
+    println!("\nhttp_layer, interleaved: {ROUNDS} rounds of {ROUND_REQUESTS} requests per variant");
+    let figures: Vec<(f64, f64)> = (0..variants.len()).map(per_variant).collect();
+    for ((name, ..), (min, median)) in variants.iter().zip(&figures) {
+        println!("  {name:<22} fastest round {min:>7.0} ns   median {median:>7.0} ns");
+    }
+    let ratio = |a: usize, b: usize| (figures[a].0 / figures[b].0, figures[a].1 / figures[b].1);
+    let (hit_min, hit_median) = ratio(2, 0);
+    let (nm_min, nm_median) = ratio(3, 2);
+    let (same_min, same_median) = ratio(3, 4);
+    let (layered_min, _) = ratio(1, 0);
+    println!(
+        "  cached 200 / baseline: {hit_min:.2}x fastest, {hit_median:.2}x median (target <= 1.5x); \
+         an identity route_layer alone: {layered_min:.2}x"
+    );
+    println!(
+        "  304 / cached 200:      {nm_min:.2}x fastest, {nm_median:.2}x median (target <= 1.0x)"
+    );
+
     let stats = cache.stats();
     assert_eq!(
         stats.misses, 1,
         "every measured request was a hit: {stats:?}"
     );
-    if let (Some(base), Some(hit), Some(not_modified)) = (
-        estimate("baseline_constant"),
-        estimate("cached_200"),
-        estimate("cached_304"),
-    ) {
-        println!(
-            "http_layer: baseline {base:.0} ns, cached 200 {hit:.0} ns ({:.2}x baseline, target <= 1.5x), \
-             304 {not_modified:.0} ns ({:.2}x the cached 200, target <= 1.0x)",
-            hit / base,
-            not_modified / hit,
-        );
-    }
     criterion.final_summary();
 }

@@ -176,6 +176,11 @@ async fn if_none_match_answers_304_from_the_cache_without_running_the_handler() 
         assert_eq!(answer.header("age"), "10");
         assert_eq!(answer.header("cache-control"), "max-age=290");
         assert!(answer.headers.get("content-type").is_none());
+        assert_eq!(
+            answer.header("content-length"),
+            "9",
+            "the 200's length (RFC 9110, 8.6)"
+        );
     }
     let other = fetch_with(&app, "/items/7", &[("if-none-match", "\"other\"")]).await;
     assert_eq!(other.status, StatusCode::OK);

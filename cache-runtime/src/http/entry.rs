@@ -33,7 +33,8 @@ pub(crate) struct ResponseEntry {
     /// status header, so that an answer replaces values and never grows the map.
     pub(crate) headers: HeaderMap,
     /// What a `304 Not Modified` carries: the validators, `Vary`, `Expires`,
-    /// `Content-Location`, and the same placeholders.
+    /// `Content-Location`, `Content-Length` (the 200's), and the same
+    /// placeholders.
     pub(crate) not_modified_headers: HeaderMap,
     /// The handler's own `Cache-Control`, for [`CacheControl::Origin`](crate::http::CacheControl::Origin).
     pub(crate) origin_cache_control: Option<HeaderValue>,
@@ -200,7 +201,15 @@ impl ResponseEntry {
         let mut not_modified_headers = HeaderMap::with_capacity(8);
         not_modified_headers.insert(header::ETAG, etag.clone());
         not_modified_headers.insert(header::LAST_MODIFIED, last_modified.clone());
-        for name in [header::VARY, header::EXPIRES, header::CONTENT_LOCATION] {
+        // RFC 9110, 15.4.5, and `Content-Length`, which a 304 may carry when
+        // it is the length of the 200's body (8.6): without it, a framework
+        // that sets the length of an empty body would say 0.
+        for name in [
+            header::VARY,
+            header::EXPIRES,
+            header::CONTENT_LOCATION,
+            header::CONTENT_LENGTH,
+        ] {
             for value in headers.get_all(&name) {
                 not_modified_headers.append(name.clone(), value.clone());
             }

@@ -39,8 +39,66 @@ impl XCache {
     }
 }
 
-/// `max-age=<seconds>`.
+/// The header values of numbers this thread made last, per kind: a hot
+/// entry's `Age` and `max-age` change once a second, so most answers clone
+/// one (a reference count, on a value no other thread touches) instead of
+/// formatting and allocating.
+struct Recent {
+    age: Option<(u64, HeaderValue)>,
+    max_age: Option<(u64, HeaderValue)>,
+}
+
+thread_local! {
+    static RECENT: std::cell::RefCell<Recent> = const {
+        std::cell::RefCell::new(Recent {
+            age: None,
+            max_age: None,
+        })
+    };
+}
+
+/// The value of `n` for the slot `pick` chooses, made by `make` unless this
+/// thread just made it.
+fn recent(
+    n: u64,
+    pick: fn(&mut Recent) -> &mut Option<(u64, HeaderValue)>,
+    make: fn(u64) -> HeaderValue,
+) -> HeaderValue {
+    RECENT
+        .try_with(|recent| {
+            let mut recent = recent.try_borrow_mut().ok()?;
+            let slot = pick(&mut recent);
+            match slot {
+                Some((last, value)) if *last == n => Some(value.clone()),
+                _ => {
+                    let value = make(n);
+                    *slot = Some((n, value.clone()));
+                    Some(value)
+                }
+            }
+        })
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| make(n))
+}
+
+/// `Age: <seconds>`.
+fn age(seconds: u64) -> HeaderValue {
+    recent(seconds, |recent| &mut recent.age, format_age)
+}
+
+/// `<seconds>`.
+fn format_age(seconds: u64) -> HeaderValue {
+    HeaderValue::from(seconds)
+}
+
+/// `max-age=<seconds>`, through this thread's recent values.
 fn max_age(seconds: u64) -> HeaderValue {
+    recent(seconds, |recent| &mut recent.max_age, format_max_age)
+}
+
+/// `max-age=<seconds>`.
+fn format_max_age(seconds: u64) -> HeaderValue {
     let mut text = BytesMut::with_capacity(28);
     text.extend_from_slice(b"max-age=");
     let _ = write!(Writer(&mut text), "{seconds}");
@@ -75,7 +133,7 @@ pub(crate) fn answer<B>(
 ) -> Response<CacheBody<B>> {
     let settings = &shared.settings;
     let now_ms = shared.clock.now_ms();
-    let age = HeaderValue::from(now_ms.saturating_sub(entry.stored_ms) / 1000);
+    let age = age(now_ms.saturating_sub(entry.stored_ms) / 1000);
     let cache_control = match &settings.cache_control {
         CacheControl::Remaining => {
             let left_ms = match x_cache {
@@ -136,6 +194,9 @@ mod tests {
     fn max_age_values() {
         assert_eq!(max_age(0), "max-age=0");
         assert_eq!(max_age(300), "max-age=300");
+        assert_eq!(max_age(300), "max-age=300");
+        assert_eq!(age(300), "300");
         assert_eq!(max_age(u64::MAX), "max-age=18446744073709551615");
+        assert_eq!(age(7), "7");
     }
 }
