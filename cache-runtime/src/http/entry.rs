@@ -518,10 +518,11 @@ mod tests {
         );
         assert_eq!(
             entry.not_modified_headers.len(),
-            5,
+            6,
             "{:?}",
             entry.not_modified_headers
         );
+        assert_eq!(entry.not_modified_headers[header::CONTENT_LENGTH], "5");
         assert_eq!(entry.last_modified_s, 1_700_000_000);
         assert!(entry.headers.get(header::DATE).is_none());
         assert!(entry.headers.get(header::CONNECTION).is_none());
