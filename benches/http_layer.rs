@@ -234,6 +234,10 @@ fn main() {
     println!(
         "  304 / cached 200:      {nm_min:.2}x fastest, {nm_median:.2}x median (target <= 1.0x)"
     );
+    println!(
+        "  304 / cached 200 asked with another tag (a request of the same size): \
+         {same_min:.2}x fastest, {same_median:.2}x median"
+    );
 
     let stats = cache.stats();
     assert_eq!(

@@ -261,7 +261,7 @@ mod tests {
             Poll::Ready(self.chunks.pop_front().map(|chunk| Ok(Frame::data(chunk))))
         }
         fn size_hint(&self) -> SizeHint {
-            self.hint.clone()
+            self.hint
         }
     }
 

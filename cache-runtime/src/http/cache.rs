@@ -77,7 +77,7 @@ pub(crate) struct Settings {
 impl HttpCacheBuilder {
     /// At most `entries` responses (and `Vary` records) are held in process
     /// memory; the least recently used goes first. Default:
-    /// [`DEFAULT_ENTRIES`]. With [`Store::Redis`] nothing is held in memory.
+    /// [`DEFAULT_ENTRIES`]. With `Store::Redis` nothing is held in memory.
     ///
     /// # Panics
     /// If `entries` is 0.

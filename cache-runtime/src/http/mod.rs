@@ -52,7 +52,7 @@
 //! # Stores
 //!
 //! [`Store::Memory`] (a sized LRU with TTL entries), and with the `redis`
-//! feature [`Store::Redis`] and [`Store::Tiered`]. A cold key is computed
+//! feature `Store::Redis` and `Store::Tiered`. A cold key is computed
 //! once however many requests ask for it at the same time (per process);
 //! a store that fails (Redis down, slow, refusing) is a miss, never an
 //! error.
