@@ -78,6 +78,8 @@ impl HttpCacheBuilder {
     /// At most `entries` responses (and `Vary` records) are held in process
     /// memory; the least recently used goes first. Default:
     /// [`DEFAULT_ENTRIES`]. With `Store::Redis` nothing is held in memory.
+    /// The bound is in entries: the memory held stays under `entries` times
+    /// [`Self::max_body_bytes`] plus headers.
     ///
     /// # Panics
     /// If `entries` is 0.
