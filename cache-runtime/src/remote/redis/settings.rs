@@ -20,7 +20,7 @@ pub const DEFAULT_URL: &str = "redis://127.0.0.1:6379";
 ///
 /// ```
 /// use std::time::Duration;
-/// use memocache::redis::RedisSettings;
+/// use memocache_runtime::RedisSettings;
 ///
 /// let settings = RedisSettings::from_env()
 ///     .url("redis://:secret@127.0.0.1:6379/0")
