@@ -10,7 +10,9 @@
 //! - [`RemoteTier`]: the seam a shared tier plugs into, and with the `redis`
 //!   feature the Redis tier: its settings, the Redis key of a Rust key
 //!   (`redis_key`) and back (`parse_key`), and the envelope a value is stored
-//!   in (`seal`, `open`, `Codec`).
+//!   in (`seal`, `open`, `Codec`);
+//! - with the `http` feature, [`http::HttpCache`]: a tower layer caching
+//!   whole HTTP responses on these stores.
 //!
 //! Users depend on the `memocache` crate, which re-exports this one.
 #![deny(missing_docs)]
@@ -18,6 +20,8 @@
 mod call;
 mod clock;
 mod config;
+#[cfg(feature = "http")]
+pub mod http;
 mod memory;
 mod probe;
 mod remote;
