@@ -113,3 +113,47 @@ async fn two_hundred_tasks_on_a_cold_key_make_one_get_one_body_run_and_one_set()
     assert_eq!(PRODUCT_RUNS.load(SeqCst), 3, "errors are never cached");
     assert_eq!(server.cli(&["EXISTS", "test:product:0"]).trim(), "0");
 }
+
+static LOCKED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[cached(store = "redis", ttl = "10m", namespace = "test:locked")]
+fn locked(n: u64) -> u64 {
+    LOCKED_RUNS.fetch_add(1, SeqCst);
+    n + 1
+}
+
+/// A sync caller on a plain thread (no tokio runtime) that finds the key's
+/// lock held by another process waits for it, then computes: the pause
+/// between its polls must not need a runtime of the caller's.
+#[test]
+fn a_sync_caller_without_a_runtime_waits_out_a_lock_held_by_another_process() {
+    let server = RedisServer::start();
+    use_server("test:locked", &server);
+    let lock = "__memocache_lock:test:locked:1";
+    assert_eq!(
+        server
+            .cli(&["SET", lock, "another-process", "NX", "PX", "300"])
+            .trim(),
+        "OK"
+    );
+
+    let started = std::time::Instant::now();
+    let value = std::thread::spawn(|| locked(1)).join();
+
+    assert_eq!(
+        value.ok(),
+        Some(2),
+        "the caller panicked or computed wrongly"
+    );
+    assert_eq!(LOCKED_RUNS.load(SeqCst), 1);
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "the lock was not waited for: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        server.cli(&["EXISTS", "test:locked:1"]).trim(),
+        "1",
+        "value written"
+    );
+}

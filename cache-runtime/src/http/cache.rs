@@ -425,9 +425,16 @@ impl HttpCache {
             .add(pattern.clone(), self.shared.clock.now_ms());
         #[cfg(feature = "redis")]
         if self.shared.store != Store::Memory {
-            if let Err(error) =
-                crate::http::invalidate::unlink_matching(self.shared.namespace, &pattern).await
-            {
+            // On the library's runtime: its deadlines need a timer, which
+            // the caller's runtime may lack.
+            let namespace = self.shared.namespace;
+            let removal = crate::remote::redis::runtime::spawn({
+                let pattern = pattern.clone();
+                async move { crate::http::invalidate::unlink_matching(namespace, &pattern).await }
+            })
+            .await
+            .unwrap_or_else(|error| Err(error.to_string()));
+            if let Err(error) = removal {
                 tracing::warn!(
                     target: "memocache::http",
                     namespace = self.shared.namespace,

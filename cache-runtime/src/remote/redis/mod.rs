@@ -5,7 +5,7 @@
 mod breaker;
 mod link;
 mod report;
-mod runtime;
+pub(crate) mod runtime;
 pub(crate) mod settings;
 pub(crate) mod store;
 mod tracking;

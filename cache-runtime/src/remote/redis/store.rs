@@ -20,6 +20,7 @@ use crate::remote::codec::Codec;
 use crate::remote::envelope::{fingerprint, open, seal};
 use crate::remote::key::{redis_key, scan_pattern};
 use crate::remote::redis::link::{Failure, Link};
+use crate::remote::redis::runtime;
 use crate::remote::redis::settings::settings_for;
 use crate::remote::tier::{
     Claimed, Fetched, Invalidation, Invalidations, RemoteFuture, RemoteLock, RemoteStats,
@@ -442,7 +443,7 @@ where
         );
         let reader = self.reader();
         Box::pin(async move {
-            let give_up = tokio::time::Instant::now() + lock_ttl;
+            let give_up = std::time::Instant::now() + lock_ttl;
             let mut waited = false;
             loop {
                 match Arc::clone(&link).run(take.clone()).await {
@@ -470,11 +471,13 @@ where
                 {
                     return Claimed::Computed { value, fresh_for };
                 }
-                if tokio::time::Instant::now() >= give_up {
+                if std::time::Instant::now() >= give_up {
                     return Claimed::Compute(None);
                 }
                 waited = true;
-                tokio::time::sleep(LOCK_POLL).await;
+                // The caller may be a sync thread or a runtime without a
+                // timer: the pause runs on the library's runtime.
+                let _ = runtime::spawn(async { tokio::time::sleep(LOCK_POLL).await }).await;
             }
         })
     }
