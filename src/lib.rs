@@ -32,7 +32,7 @@ pub use memocache_macros::cached;
 pub use memocache_runtime::AsyncCache;
 pub use memocache_runtime::{
     Cache, Capacity, Clock, Config, Fetched, Lookup, MemoryStore, MockTime, RemoteFactory,
-    RemoteFuture, RemoteStats, RemoteTier, Stats, DEFAULT_SIZE,
+    RemoteFuture, RemoteStats, RemoteTier, Stats, DEFAULT_SIZE, DEFAULT_STALE_RETRY,
 };
 
 /// The Redis store (feature `redis`): where Redis is and how long to wait for

@@ -284,20 +284,39 @@ async fn stale_if_error_serves_the_expired_value_when_the_body_fails() {
         2,
         "the body must run before a stale value is served"
     );
+    // Re-armed for the default retry window: the failing body is not run again
+    // within it, and the calls are hits.
+    let hits = STALE_ON_ERROR.stats().hits;
+    time.advance(Duration::from_secs(9));
+    assert_eq!(stale_on_error(1, probe.clone()).await, Ok(101));
+    assert_eq!(
+        probe.runs(),
+        2,
+        "within the retry window the body is not run"
+    );
+    assert_eq!(STALE_ON_ERROR.stats().hits, hits + 1);
+    // Once the window has passed, one call runs the body again and re-arms.
+    time.advance(Duration::from_secs(2));
+    assert_eq!(stale_on_error(1, probe.clone()).await, Ok(101));
+    assert_eq!(probe.runs(), 3);
+    assert_eq!(stale_on_error(1, probe.clone()).await, Ok(101));
+    assert_eq!(probe.runs(), 3);
     // Long after, the same: the stale value is held until evicted.
     time.advance(Duration::from_secs(3600));
     assert_eq!(stale_on_error(1, probe.clone()).await, Ok(101));
-    assert_eq!(probe.runs(), 3);
+    assert_eq!(probe.runs(), 4);
     // With no value held, the error comes through.
     assert_eq!(
         stale_on_error(2, probe.clone()).await,
-        Err("run 4 failed".to_string())
+        Err("run 5 failed".to_string())
     );
 
+    // Recovery is seen once the retry window has passed.
+    time.advance(Duration::from_secs(11));
     probe.set_failing(false);
-    assert_eq!(stale_on_error(1, probe.clone()).await, Ok(501));
-    assert_eq!(stale_on_error(1, probe.clone()).await, Ok(501));
-    assert_eq!(probe.runs(), 5);
+    assert_eq!(stale_on_error(1, probe.clone()).await, Ok(601));
+    assert_eq!(stale_on_error(1, probe.clone()).await, Ok(601));
+    assert_eq!(probe.runs(), 6);
 }
 
 #[async_cached(size = 100, ttl = "10s", key = id)]
@@ -321,8 +340,8 @@ async fn without_stale_if_error_an_expired_value_is_never_served() {
     assert_eq!(stats.len, 0);
 }
 
-/// The leader fails after its waiters joined: each waiter runs its own body,
-/// fails too, and falls back to the stale value it saw.
+/// The leader fails after its waiters joined: it re-arms the stale value,
+/// which every waiter gets without running the failing body.
 #[async_cached(size = 100, ttl = "10s", stale_if_error, key = id)]
 async fn stale_for_waiters(id: u64, probe: Probe) -> Result<u64, String> {
     let run = probe.enter();
@@ -354,7 +373,35 @@ async fn stale_if_error_covers_waiters_released_by_a_failed_leader() {
     }
     assert_eq!(
         probe.runs(),
-        5,
-        "the leader and each released waiter ran once"
+        1,
+        "the waiters got the re-armed value: a failing backend sees one call"
+    );
+}
+
+#[async_cached(size = 100, ttl = "10s", stale_if_error = "30s", key = id)]
+async fn stale_window(id: u64, probe: Probe) -> Result<u64, String> {
+    probe.outcome(probe.enter()).map(|run| run * 100 + id)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_backend_sees_one_call_per_retry_window_per_key() {
+    let time = mock_clock(|clock| STALE_WINDOW.use_clock(clock));
+    let probe = Probe::new();
+    assert_eq!(stale_window(1, probe.clone()).await, Ok(101));
+    assert_eq!(stale_window(2, probe.clone()).await, Ok(202));
+    time.advance(TTL + Duration::from_secs(1));
+    probe.set_failing(true);
+
+    // Two minutes of an outage, one call per key every second.
+    for _ in 0..120 {
+        assert_eq!(stale_window(1, probe.clone()).await, Ok(101));
+        assert_eq!(stale_window(2, probe.clone()).await, Ok(202));
+        time.advance(Duration::from_secs(1));
+    }
+    // Per key: at 0 s, 30 s, 60 s and 90 s.
+    assert_eq!(
+        probe.runs(),
+        2 + 2 * 4,
+        "one body run per 30 s window per key"
     );
 }

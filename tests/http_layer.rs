@@ -783,13 +783,25 @@ async fn stale_if_error_serves_the_expired_response_when_the_handler_fails() {
     assert_eq!(stale.header("age"), "61");
     assert_eq!(runs.get(), 2, "the handler was tried");
 
+    // Within the retry window (10 s by default) the failing handler is left
+    // alone: the expired response is served again, still marked stale.
+    time.advance(Duration::from_secs(9));
+    let again = fetch(&app, "/report").await;
+    assert_eq!(
+        (again.x_cache(), &again.body[..]),
+        ("STALE", &b"report v1"[..])
+    );
+    assert_eq!(again.header("cache-control"), "max-age=0");
+    assert_eq!(runs.get(), 2, "the handler is not run within the window");
+
     failing.store(false, SeqCst);
+    time.advance(Duration::from_secs(2));
     let fresh = fetch(&app, "/report").await;
     assert_eq!(
         (fresh.x_cache(), &fresh.body[..]),
         ("MISS", &b"report v3"[..])
     );
-    assert_eq!(cache.stats().stale, 1);
+    assert_eq!(cache.stats().stale, 2);
 
     // Without stale_if_error the failure is passed on.
     let plain = HttpCache::builder("test:http:no-stale").build();

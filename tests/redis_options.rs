@@ -401,7 +401,12 @@ static QUOTE_RUNS: AtomicUsize = AtomicUsize::new(0);
 static QUOTE_FAILING: AtomicBool = AtomicBool::new(false);
 
 /// The number of its run, or an error while failing.
-#[cached(store = "redis", ttl = "1s", stale_if_error, namespace = "opt:stale")]
+#[cached(
+    store = "redis",
+    ttl = "1s",
+    stale_if_error = "3s",
+    namespace = "opt:stale"
+)]
 fn quote(n: u64) -> Result<u64, String> {
     let run = QUOTE_RUNS.fetch_add(1, SeqCst) as u64 + 1;
     if QUOTE_FAILING.load(SeqCst) {
@@ -415,11 +420,12 @@ fn stale_if_error_serves_a_redis_value_past_its_ttl_when_the_body_fails() {
     let server = RedisServer::start();
     use_server("opt:stale", &server);
     assert_eq!(quote(1), Ok(1));
-    // Kept for twice the TTL, to be served stale for one more TTL.
+    // Kept past the TTL for the longer of the TTL and the retry window, to be
+    // served stale.
     assert_pttl_near(
         &server,
         "opt:stale:1",
-        Duration::from_secs(2),
+        Duration::from_secs(4),
         Duration::from_millis(500),
     );
 
@@ -432,10 +438,28 @@ fn stale_if_error_serves_a_redis_value_past_its_ttl_when_the_body_fails() {
         assert_eq!(quote(1), Ok(1), "the stale value, served on error");
         QUOTE_RUNS.load(SeqCst) > 1
     });
-    assert!(exists(&server, "opt:stale:1"), "still in Redis");
+    // Re-armed in Redis for the retry window, so that every process serves
+    // it: later calls are Redis hits and the failing body is left alone.
+    assert_pttl_near(
+        &server,
+        "opt:stale:1",
+        Duration::from_secs(6),
+        Duration::from_millis(500),
+    );
+    let (runs, remote_hits) = (QUOTE_RUNS.load(SeqCst), remote(QUOTE.stats()).hits);
+    assert_eq!(quote(1), Ok(1));
+    assert_eq!(
+        QUOTE_RUNS.load(SeqCst),
+        runs,
+        "no body run within the window"
+    );
+    assert_eq!(remote(QUOTE.stats()).hits, remote_hits + 1, "a Redis hit");
     assert!(quote(2).is_err(), "nothing stale to serve");
 
     QUOTE_FAILING.store(false, SeqCst);
+    eventually("the retry window passes", Duration::from_secs(5), || {
+        quote(1) != Ok(1)
+    });
     let recovered = quote(1).expect("the body succeeds again");
     assert!(recovered > 1, "a new value, not the stale one");
     assert_eq!(quote(1), Ok(recovered), "fresh again: a Redis hit");

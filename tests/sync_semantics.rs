@@ -75,8 +75,11 @@ fn result_caches_ok_only() {
 
 static UPSTREAM_UP: AtomicUsize = AtomicUsize::new(1);
 
+static QUOTE_RUNS: AtomicUsize = AtomicUsize::new(0);
+
 #[cached(ttl = "1m", stale_if_error)]
 fn quote(symbol: &str) -> Result<u64, String> {
+    QUOTE_RUNS.fetch_add(1, SeqCst);
     match UPSTREAM_UP.load(SeqCst) {
         1 => Ok(symbol.len() as u64 * 10),
         _ => Err("upstream down".into()),
@@ -95,6 +98,21 @@ fn stale_if_error_serves_the_last_good_value() {
         Ok(30),
         "expired, but the body failed: stale value served"
     );
+    let runs = QUOTE_RUNS.load(SeqCst);
+    time.advance(Duration::from_secs(5));
+    assert_eq!(quote("abc"), Ok(30), "re-armed for the retry window");
+    assert_eq!(
+        QUOTE_RUNS.load(SeqCst),
+        runs,
+        "the failing body did not run"
+    );
+    time.advance(Duration::from_secs(6));
+    assert_eq!(
+        quote("abc"),
+        Ok(30),
+        "the window passed: run, failed, re-armed"
+    );
+    assert_eq!(QUOTE_RUNS.load(SeqCst), runs + 1);
     assert_eq!(
         quote("new"),
         Err("upstream down".into()),

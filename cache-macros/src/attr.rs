@@ -82,7 +82,8 @@ pub(crate) struct Options {
     /// In nanoseconds.
     pub(crate) none_ttl: Option<Opt<u64>>,
     pub(crate) skip_none: Option<Flag>,
-    pub(crate) stale_if_error: Option<Flag>,
+    /// The retry window in nanoseconds, when written (`stale_if_error = "30s"`).
+    pub(crate) stale_if_error: Option<Opt<Option<u64>>>,
     pub(crate) returns: Option<Opt<Returns>>,
     /// In nanoseconds.
     pub(crate) refresh_ahead: Option<Opt<u64>>,
@@ -106,7 +107,7 @@ const OPTIONS: &[(&str, &str)] = &[
     ("key_type", "key_type = u64"),
     ("none_ttl", "none_ttl = \"30s\""),
     ("skip_none", "skip_none"),
-    ("stale_if_error", "stale_if_error"),
+    ("stale_if_error", "stale_if_error = \"30s\""),
     ("returns", "returns = \"result\""),
     ("refresh_ahead", "refresh_ahead = \"30s\""),
     ("single_flight", "single_flight = false"),
@@ -196,7 +197,7 @@ impl Options {
             "unbounded" => self.unbounded = errors.ok(flag(&name, value)),
             "sliding" => self.sliding = errors.ok(flag(&name, value)),
             "skip_none" => self.skip_none = errors.ok(flag(&name, value)),
-            "stale_if_error" => self.stale_if_error = errors.ok(flag(&name, value)),
+            "stale_if_error" => self.stale_if_error = errors.ok(retry_window(&name, value)),
             "key_type" => {
                 self.key_type = errors.ok(match value {
                     Value::Type(ty) => Ok(Opt {
@@ -331,6 +332,23 @@ fn expr(name: &Ident, value: Value) -> syn::Result<Expr> {
         Value::Expr(expr) => Ok(expr),
         _ => Err(missing(name)),
     }
+}
+
+/// `stale_if_error` alone (the default retry window) or `stale_if_error = "30s"`.
+fn retry_window(name: &Ident, value: Value) -> syn::Result<Opt<Option<u64>>> {
+    let Value::Expr(expr) = value else {
+        return flag(name, value).map(|flag| Opt {
+            name: flag.name,
+            value: None,
+            tokens: flag.tokens,
+        });
+    };
+    let hint = "write `stale_if_error` alone for the default retry window (10s)";
+    Ok(Opt {
+        name: name.clone(),
+        value: Some(duration_nanos(name, &expr, hint)?),
+        tokens: expr.to_token_stream(),
+    })
 }
 
 fn flag(name: &Ident, value: Value) -> syn::Result<Flag> {

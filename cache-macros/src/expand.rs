@@ -343,7 +343,13 @@ fn config(plan: &Plan, split: &Value) -> TokenStream {
         chain.extend(quote!(.none_test(#none_test)));
     }
     if let Some(stale) = &o.stale_if_error {
-        chain.extend(quote_spanned!(stale.name.span()=> .stale_if_error()));
+        chain.extend(match stale.value {
+            None => quote_spanned!(stale.name.span()=> .stale_if_error()),
+            Some(window) => {
+                let window = duration(window);
+                quote_spanned!(stale.name.span()=> .stale_if_error_for(#window))
+            }
+        });
     }
     if let Some(refresh) = &o.refresh_ahead {
         let refresh_value = duration(refresh.value);

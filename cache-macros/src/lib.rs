@@ -133,7 +133,7 @@ use proc_macro2::TokenStream as TokenStream2;
 /// | `#[skip]` on an argument | leaves the argument out of the key (not with `key`) |
 /// | `none_ttl = "30s"` | `Option` returns: TTL of `None` results |
 /// | `skip_none` | `Option` returns: `None` is not stored |
-/// | `stale_if_error` | `Result` returns: on `Err`, serve the last good value if one is held |
+/// | `stale_if_error` / `stale_if_error = "30s"` | `Result` returns: on `Err`, serve the last good value if one is held, and keep serving it for the retry window (default 10 s) before running the function again |
 /// | `returns = "result"` | only `Ok` values, for an alias of `Result` that the type checker cannot be asked about (see above) |
 /// | `returns = "plain"` | every return value whole, `Err` included |
 /// | `refresh_ahead = "30s"` | `#[async_cached]` only: serve an expired value this long while one background refresh runs |

@@ -11,6 +11,10 @@ use crate::clock::{ticks, Ticks};
 /// Entries held when the attribute gives neither `size` nor `unbounded`.
 pub const DEFAULT_SIZE: usize = 10_000;
 
+/// How long `stale_if_error` keeps serving the last good value after the
+/// function fails, before it runs the function again, unless a window is set.
+pub const DEFAULT_STALE_RETRY: Duration = Duration::from_secs(10);
+
 /// How many entries a cache may hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Capacity {
@@ -30,7 +34,8 @@ pub struct Config<V> {
     pub(crate) none_ttl: Option<Duration>,
     pub(crate) skip_none: bool,
     pub(crate) is_none: Option<fn(&V) -> bool>,
-    pub(crate) stale_if_error: bool,
+    /// The retry window of `stale_if_error`, when it is on.
+    pub(crate) stale_if_error: Option<Duration>,
     pub(crate) refresh_ahead: Option<Duration>,
     pub(crate) single_flight: bool,
     pub(crate) version: u64,
@@ -50,7 +55,7 @@ impl<V> Config<V> {
             none_ttl: None,
             skip_none: false,
             is_none: None,
-            stale_if_error: false,
+            stale_if_error: None,
             refresh_ahead: None,
             single_flight: true,
             version: 0,
@@ -124,12 +129,25 @@ impl<V> Config<V> {
         }
     }
 
-    /// On `Err`, serve the last good value if one is still held, even expired.
+    /// On `Err`, serve the last good value if one is still held, even
+    /// expired, and keep serving it as a fresh value for
+    /// [`DEFAULT_STALE_RETRY`] before the function runs again.
     pub const fn stale_if_error(self) -> Self {
+        self.stale_if_error_for(DEFAULT_STALE_RETRY)
+    }
+
+    /// [`Self::stale_if_error`] with a retry window of `window`: a failing
+    /// function runs at most once per window per key while it fails.
+    pub const fn stale_if_error_for(self, window: Duration) -> Self {
         Self {
-            stale_if_error: true,
+            stale_if_error: Some(window),
             ..self
         }
+    }
+
+    /// The retry window of `stale_if_error`, when it is on.
+    pub const fn stale_retry(&self) -> Option<Duration> {
+        self.stale_if_error
     }
 
     /// After expiry, serve the stale value for up to `window` while one refresh runs.
@@ -174,7 +192,7 @@ impl<V> Config<V> {
 
     /// Whether expired entries must be kept to be served later.
     pub(crate) fn keeps_stale(&self) -> bool {
-        self.stale_if_error || self.refresh_ahead.is_some()
+        self.stale_if_error.is_some() || self.refresh_ahead.is_some()
     }
 
     /// Whether any entry can expire: if none can, the store never reads the clock.
@@ -205,14 +223,13 @@ impl<V> Config<V> {
     }
 
     /// How long after expiry a value is still kept: the `refresh_ahead`
-    /// window, and with `stale_if_error` once more the TTL of the value.
+    /// window, and with `stale_if_error` once more the TTL of the value or
+    /// its retry window, whichever is longer.
     pub fn stale_grace(&self, ttl: Duration) -> Duration {
         let refresh = self.refresh_ahead.unwrap_or_default();
-        let fallback = if self.stale_if_error {
-            ttl
-        } else {
-            Duration::ZERO
-        };
+        let fallback = self
+            .stale_if_error
+            .map_or(Duration::ZERO, |window| ttl.max(window));
         refresh.max(fallback)
     }
 

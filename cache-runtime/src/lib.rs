@@ -32,7 +32,7 @@ mod stats;
 pub use call::async_call::{call_async, call_async_refreshing, AsyncCache};
 pub use call::sync_call::{call_sync, call_sync_in, Cache};
 pub use clock::{Clock, MockTime, Ticks};
-pub use config::{Capacity, Config, DEFAULT_SIZE};
+pub use config::{Capacity, Config, DEFAULT_SIZE, DEFAULT_STALE_RETRY};
 pub use memory::front::{MAX_SLOTS as FRONT_SLOTS, PROMOTE_EVERY};
 pub use memory::local::ThreadSlot;
 pub use memory::store::{Lookup, MemoryStore};

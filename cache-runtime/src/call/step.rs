@@ -12,12 +12,13 @@ use std::future::Future;
 use std::hash::Hash;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use crate::call::handle::Tiers;
+use crate::config::Config;
 use crate::memory::claim::{Claim, LeaderGuard};
 use crate::memory::latch::{Latch, Outcome};
 use crate::memory::nesting::{self, ThreadTag};
-use crate::memory::store::MemoryStore;
 use crate::remote::tier::{Claimed, Fetched, RemoteFuture};
 use crate::shape::ReturnShape;
 
@@ -232,10 +233,24 @@ where
             land_and_write::<M, K, V>(tiers, guard, &value).await;
             S::from_value(value)
         }
-        Err(returned) => {
-            guard.fail();
-            fallback::<K, V, S, R>(&tiers.memory, returned, stale)
-        }
+        Err(returned) => match stale_to_serve(tiers.memory.config(), stale) {
+            Some((value, window)) => {
+                let write = tiers
+                    .remote
+                    .as_ref()
+                    .map(|remote| remote.rearm(guard.key(), &value, window));
+                if guard.rearm(&value, window) {
+                    if let Some(write) = write {
+                        M::remote(write).await;
+                    }
+                }
+                S::from_value(value)
+            }
+            None => {
+                guard.fail();
+                returned
+            }
+        },
     };
     if let (Some(remote), Some(lock)) = (&tiers.remote, lock) {
         // After the write: the processes waiting on the lock find the value.
@@ -289,21 +304,24 @@ where
             tiers.memory.store_result(key, value.clone());
             S::from_value(value)
         }
-        Err(returned) => fallback::<K, V, S, R>(&tiers.memory, returned, stale),
+        Err(returned) => match stale_to_serve(tiers.memory.config(), stale) {
+            Some((value, window)) => {
+                if let Some(remote) = &tiers.remote {
+                    M::remote(remote.rearm(&key, &value, window)).await;
+                }
+                tiers.memory.rearm(key, value.clone(), window);
+                S::from_value(value)
+            }
+            None => returned,
+        },
     }
 }
 
-/// An uncacheable return value, or the stale value if the cache serves one on error.
-pub(crate) fn fallback<K, V, S, R>(store: &MemoryStore<K, V>, returned: R, stale: Option<V>) -> R
-where
-    K: Hash + Eq + Clone + Send,
-    V: Clone + Send,
-    S: ReturnShape<R, Value = V>,
-{
-    match stale {
-        Some(value) if store.config().stale_if_error => S::from_value(value),
-        _ => returned,
-    }
+/// The last good value to serve in place of a failed body, with the window
+/// it is served for before the body runs again (`stale_if_error`): a failing
+/// backend sees one call per window per key.
+fn stale_to_serve<V>(config: &Config<V>, stale: Option<V>) -> Option<(V, Duration)> {
+    stale.zip(config.stale_retry())
 }
 
 /// A background refresh (`refresh_ahead`): runs the body as the leader of

@@ -178,7 +178,9 @@ impl HttpCacheBuilder {
 
     /// When the handler fails (an error of the service, or a `5xx`), answer
     /// with the last good response if one is still held, even expired, for
-    /// up to one more TTL (`X-Cache: STALE`).
+    /// up to one more TTL (`X-Cache: STALE`). The handler is then left alone
+    /// for a retry window of [`crate::DEFAULT_STALE_RETRY`]: the stale
+    /// response answers meanwhile, still marked `STALE`.
     pub fn stale_if_error(mut self) -> Self {
         self.stale_if_error = true;
         self

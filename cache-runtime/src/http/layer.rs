@@ -296,9 +296,22 @@ fn front_answer<ReqB, B>(shared: &Shared, lookup: &Lookup<ReqB>) -> Option<Respo
     {
         return None;
     }
-    shared.counters.count(Event::Hit);
+    let served = count_served(shared, &entry, now_ms);
     let headers = &lookup.parts.headers;
-    Some(answer(shared, &entry, XCache::Hit, headers, lookup.head))
+    Some(answer(shared, &entry, served, headers, lookup.head))
+}
+
+/// Counts a response answered from the cache and tells how to mark it: a
+/// `STALE` one is past its own TTL, served again within `stale_if_error`'s
+/// retry window because the handler failed.
+fn count_served(shared: &Shared, entry: &ResponseEntry, now_ms: u64) -> XCache {
+    if now_ms >= entry.stored_ms.saturating_add(entry.ttl_ms) {
+        shared.counters.count(Event::Stale);
+        XCache::Stale
+    } else {
+        shared.counters.count(Event::Hit);
+        XCache::Hit
+    }
 }
 
 /// The full path: single-flight lookups of the URL and its variant, the
@@ -357,15 +370,9 @@ where
                     shared.cache.invalidate(&flight_key).await;
                     continue;
                 }
-                shared.counters.count(Event::Hit);
+                let served = count_served(&shared, &entry, now_ms);
                 let request = run.request.as_ref().expect("the handler did not run");
-                return Ok(answer(
-                    &shared,
-                    &entry,
-                    XCache::Hit,
-                    request.headers(),
-                    head,
-                ));
+                return Ok(answer(&shared, &entry, served, request.headers(), head));
             }
             Ok(Stored::Vary(found)) if record.is_none() => {
                 if shared

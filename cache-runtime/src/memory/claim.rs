@@ -12,7 +12,7 @@ use crate::memory::local::Local;
 use crate::memory::nesting::FlightId;
 use crate::memory::nesting::ThreadTag;
 use crate::memory::shard;
-use crate::memory::store::{Lookup, MemoryStore};
+use crate::memory::store::{Lifetime, Lookup, MemoryStore};
 
 /// An expired value kept for `stale_if_error` or `refresh_ahead`.
 pub(crate) struct Stale<V> {
@@ -95,9 +95,20 @@ impl<'a, K: Hash + Eq + Clone + Send, V: Clone + Send> LeaderGuard<'a, K, V> {
     /// [`Self::land`] for a value that stays fresh only `fresh_for` more
     /// (`None`: as long as the cache's policy says).
     #[inline]
-    pub(crate) fn land_within(mut self, value: &V, fresh_for: Option<Duration>) -> bool {
+    pub(crate) fn land_within(self, value: &V, fresh_for: Option<Duration>) -> bool {
+        self.land_for(value, fresh_for.map_or(Lifetime::Policy, Lifetime::AtMost))
+    }
+
+    /// Stores the last good `value` again, fresh for `window` whatever the
+    /// policy says, and hands it to the waiters (`stale_if_error` after a
+    /// failed body); tells whether the flight was still current.
+    pub(crate) fn rearm(self, value: &V, window: Duration) -> bool {
+        self.land_for(value, Lifetime::Exactly(window))
+    }
+
+    fn land_for(mut self, value: &V, lifetime: Lifetime) -> bool {
         self.store
-            .land(self.hash, &mut self.key, self.seq, Ok(value), fresh_for)
+            .land(self.hash, &mut self.key, self.seq, Ok(value), lifetime)
     }
 
     /// Tells the waiters the result is not cacheable: they run the body themselves.
@@ -107,7 +118,7 @@ impl<'a, K: Hash + Eq + Clone + Send, V: Clone + Send> LeaderGuard<'a, K, V> {
             &mut self.key,
             self.seq,
             Err(Outcome::Failed),
-            None,
+            Lifetime::Policy,
         );
     }
 }
@@ -120,7 +131,7 @@ impl<K: Hash + Eq + Clone + Send, V: Clone + Send> Drop for LeaderGuard<'_, K, V
                 &mut self.key,
                 self.seq,
                 Err(Outcome::Abandoned),
-                None,
+                Lifetime::Policy,
             );
         }
     }

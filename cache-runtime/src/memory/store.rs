@@ -39,6 +39,19 @@ pub enum Lookup<V> {
     Miss,
 }
 
+/// How long a value landed by a flight stays fresh.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Lifetime {
+    /// As the cache's expiry policy says.
+    Policy,
+    /// As the policy says, but no longer than this: what a remote tier said
+    /// was left of the value.
+    AtMost(Duration),
+    /// This long, whatever the policy: a stale value re-armed by
+    /// `stale_if_error` for its retry window.
+    Exactly(Duration),
+}
+
 /// A bounded, sharded LRU with a TTL per entry.
 ///
 /// Shards are a power of two, four per core (fewer for tiny caches), and the
@@ -323,8 +336,7 @@ where
 
     /// Retires a flight: applies its result to the store (unless an invalidation
     /// detached it), then hands its waiters the value, or the outcome given
-    /// when there is none. A stored value lives no longer than `fresh_for`
-    /// (what a remote tier said was left of it). Tells whether the flight was
+    /// when there is none. A stored value lives as `lifetime` says. Tells whether the flight was
     /// still current: `false` once an invalidation detached it, so that its
     /// result is written nowhere.
     ///
@@ -338,7 +350,7 @@ where
         key: &mut Option<K>,
         seq: Option<u64>,
         result: Result<&V, Outcome<V>>,
-        fresh_for: Option<Duration>,
+        lifetime: Lifetime,
     ) -> bool {
         let now = self.now();
         let mut landing = match &result {
@@ -346,7 +358,7 @@ where
             Ok(value) if self.config.skips(value) => Landing::Remove,
             Ok(value) => Landing::Store(Entry {
                 value: V::clone(value),
-                expires_at: self.capped_expiry(now, value, fresh_for),
+                expires_at: self.expiry_for(now, value, lifetime),
             }),
             Err(_) => Landing::Keep,
         };
@@ -370,13 +382,13 @@ where
         current
     }
 
-    /// When `value`, written at `now`, expires, but no later than `fresh_for` from now.
+    /// When `value`, written at `now`, expires under `lifetime`.
     #[inline]
-    fn capped_expiry(&self, now: Ticks, value: &V, fresh_for: Option<Duration>) -> Ticks {
-        let expiry = self.expiry(now, value);
-        match fresh_for {
-            Some(left) => expiry.min(now.saturating_add(ticks(left))),
-            None => expiry,
+    fn expiry_for(&self, now: Ticks, value: &V, lifetime: Lifetime) -> Ticks {
+        match lifetime {
+            Lifetime::Policy => self.expiry(now, value),
+            Lifetime::AtMost(left) => self.expiry(now, value).min(now.saturating_add(ticks(left))),
+            Lifetime::Exactly(window) => now.saturating_add(ticks(window)),
         }
     }
 
@@ -397,16 +409,22 @@ where
     /// `skip_none`) is not stored, and removes what was held for `key`: the
     /// older value is no longer what the function returns.
     pub fn insert(&self, key: K, value: V) {
-        self.put(key, value, true);
+        self.put(key, value, true, Lifetime::Policy);
     }
 
     /// Stores a result computed outside a flight (single-flight off, a body
     /// calling itself, a waiter released by a failed leader).
     pub(crate) fn store_result(&self, key: K, value: V) {
-        self.put(key, value, false);
+        self.put(key, value, false, Lifetime::Policy);
     }
 
-    fn put(&self, key: K, value: V, detach: bool) {
+    /// Stores the last good `value` of `key` again, fresh for `window`
+    /// (`stale_if_error` after a failed body run outside a flight).
+    pub(crate) fn rearm(&self, key: K, value: V, window: Duration) {
+        self.put(key, value, false, Lifetime::Exactly(window));
+    }
+
+    fn put(&self, key: K, value: V, detach: bool, lifetime: Lifetime) {
         if !self.config.local_tier {
             return;
         }
@@ -415,7 +433,7 @@ where
             return;
         }
         let now = self.now();
-        let expires_at = self.expiry(now, &value);
+        let expires_at = self.expiry_for(now, &value, lifetime);
         let hash = self.hasher.hash_one(&key);
         let shard = self.shard(hash);
         let mut entry = (key, Entry { value, expires_at });

@@ -94,6 +94,11 @@ pub trait RemoteTier<K, V>: Send + Sync {
     /// is first polled, so a caller may drop it unpolled to write nothing.
     fn put(&self, key: &K, value: &V) -> RemoteFuture<()>;
 
+    /// Stores the last good `value` of `key` again, fresh for `window`
+    /// whatever the policy says: `stale_if_error` after a failed body, so
+    /// that other processes serve it too instead of running the body.
+    fn rearm(&self, key: &K, value: &V, window: Duration) -> RemoteFuture<()>;
+
     /// Removes `key`; tells whether an entry was there.
     fn remove(&self, key: &K) -> RemoteFuture<bool>;
 

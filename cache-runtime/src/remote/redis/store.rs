@@ -144,6 +144,49 @@ where
         Some((ttl + grace, SystemTime::now() + ttl))
     }
 
+    /// Writes `value` for `key`, kept and fresh as `lifetime` says (`None`:
+    /// forever).
+    fn write(
+        &self,
+        key: &K,
+        value: &V,
+        lifetime: Option<(Duration, SystemTime)>,
+    ) -> RemoteFuture<()>
+    where
+        K: Serialize,
+        V: Serialize,
+    {
+        let sealed = seal::<C, V>(value, self.fingerprint, lifetime.map(|(_, fresh)| fresh));
+        let bytes = match sealed {
+            Ok(bytes) if bytes.len() <= self.max_value_bytes => bytes,
+            Ok(_) | Err(_) => {
+                // Too large or not encodable: nothing is written, and the
+                // value stays served from memory only.
+                self.counters.errors.fetch_add(1, Relaxed);
+                tracing::debug!(
+                    target: "memocache::redis",
+                    namespace = self.namespace,
+                    "value not written to Redis: not encodable or over the size limit"
+                );
+                return done(());
+            }
+        };
+        let Some(name) = self.redis_key(key) else {
+            return done(());
+        };
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(name).arg(bytes);
+        if let Some((keep_for, _)) = lifetime {
+            cmd.arg("PX").arg(millis(keep_for));
+        }
+        let (link, counters) = (Arc::clone(&self.link), Arc::clone(&self.counters));
+        Box::pin(async move {
+            if let Err(failure) = link.run(cmd).await {
+                counters.failure(&failure);
+            }
+        })
+    }
+
     /// What reading this cache's values takes.
     fn reader(&self) -> Reader<V, C> {
         Reader {
@@ -334,36 +377,18 @@ where
                 remove.await;
             });
         }
-        let lifetime = self.lifetime(value);
-        let sealed = seal::<C, V>(value, self.fingerprint, lifetime.map(|(_, fresh)| fresh));
-        let bytes = match sealed {
-            Ok(bytes) if bytes.len() <= self.max_value_bytes => bytes,
-            Ok(_) | Err(_) => {
-                // Too large or not encodable: nothing is written, and the
-                // value stays served from memory only.
-                self.counters.errors.fetch_add(1, Relaxed);
-                tracing::debug!(
-                    target: "memocache::redis",
-                    namespace = self.namespace,
-                    "value not written to Redis: not encodable or over the size limit"
-                );
-                return done(());
-            }
-        };
-        let Some(name) = self.redis_key(key) else {
-            return done(());
-        };
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(name).arg(bytes);
-        if let Some((keep_for, _)) = lifetime {
-            cmd.arg("PX").arg(millis(keep_for));
-        }
-        let (link, counters) = (Arc::clone(&self.link), Arc::clone(&self.counters));
-        Box::pin(async move {
-            if let Err(failure) = link.run(cmd).await {
-                counters.failure(&failure);
-            }
-        })
+        self.write(key, value, self.lifetime(value))
+    }
+
+    fn rearm(&self, key: &K, value: &V, window: Duration) -> RemoteFuture<()> {
+        let grace = self
+            .config
+            .stale_grace(self.config.ttl_of(value).unwrap_or(window));
+        self.write(
+            key,
+            value,
+            Some((window + grace, SystemTime::now() + window)),
+        )
     }
 
     fn remove(&self, key: &K) -> RemoteFuture<bool> {
