@@ -2,7 +2,7 @@
 //! random order by 1 and 2 tasks of a multi-thread tokio runtime with 2
 //! workers, memocache's `#[async_cached]` side by side with its async peers.
 //!
-//! `cargo bench --bench async_hit -- --warm-up-time 1 --measurement-time 3`
+//! `cargo bench -p memocache-benches --bench async_hit -- --warm-up-time 1 --measurement-time 3`
 
 #[path = "peers/async_peers.rs"]
 mod async_peers;

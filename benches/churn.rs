@@ -2,7 +2,7 @@
 //! is a miss, an insert and an eviction; 1 and 2 threads (each thread streams
 //! its own half of the keys, so no call hits), memocache side by side with its peers.
 //!
-//! `cargo bench --bench churn -- --warm-up-time 1 --measurement-time 3`
+//! `cargo bench -p memocache-benches --bench churn -- --warm-up-time 1 --measurement-time 3`
 
 mod peers;
 

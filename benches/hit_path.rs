@@ -1,7 +1,7 @@
 //! The hit path: 1024 warm `u64` keys in caches of 4096, called in a random
 //! order on 1 and 2 threads, memocache side by side with its peers.
 //!
-//! `cargo bench --bench hit_path -- --warm-up-time 1 --measurement-time 3`
+//! `cargo bench -p memocache-benches --bench hit_path -- --warm-up-time 1 --measurement-time 3`
 
 mod peers;
 

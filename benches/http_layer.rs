@@ -19,7 +19,7 @@
 //! baseline behind a layer that does nothing) shows what axum itself charges
 //! for any `route_layer`.
 //!
-//! `cargo bench --features http --bench http_layer -- --warm-up-time 1 --measurement-time 3`
+//! `cargo bench -p memocache-benches --features http --bench http_layer -- --warm-up-time 1 --measurement-time 3`
 //!
 //! Instructions per request, exact and repeatable (`scripts/http_instructions.sh`
 //! runs this for every variant): `HTTP_LAYER_INSTRUCTIONS=cached_304:20000`

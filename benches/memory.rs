@@ -3,7 +3,7 @@
 //! own per-block overhead is not included, so live blocks are shown too).
 //! memocache side by side with a bare `lru::LruCache` and the peers.
 //!
-//! `cargo bench --bench memory`
+//! `cargo bench -p memocache-benches --bench memory`
 
 mod peers;
 

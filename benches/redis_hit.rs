@@ -27,7 +27,7 @@
 //!    whose body spins for 1 ms, next to the body awaited directly, one call
 //!    at a time, alternating; plus the same with a body that returns at once.
 //!
-//! `cargo bench --features redis --bench redis_hit` (a plain main; prints
+//! `cargo bench -p memocache-benches --features redis --bench redis_hit` (a plain main; prints
 //! markdown tables). After `--`: `--rounds N` (hit samples per peer, default
 //! 20), `--samples PATH` (appends one line per figure, for
 //! `scripts/bench-redis.sh`).
@@ -61,7 +61,7 @@ const CALLS_PER_TASK: usize = 400;
 const WORKERS: usize = 2;
 /// Samples per peer under `cargo bench`, after one warm-up round.
 const ROUNDS: usize = 20;
-/// Rounds under `cargo test --benches` (no `--bench` argument).
+/// Rounds under `cargo test -p memocache-benches --benches` (no `--bench` argument).
 const QUICK_ROUNDS: usize = 2;
 /// The time the breaker bench's body spins for.
 const SPIN: Duration = Duration::from_millis(1);
@@ -161,7 +161,7 @@ struct Options {
 
 fn options() -> Options {
     let args: Vec<String> = std::env::args().collect();
-    // `cargo bench` passes `--bench`; `cargo test --benches` does not.
+    // `cargo bench` passes `--bench`; `cargo test -p memocache-benches --benches` does not.
     let full = args.iter().any(|arg| arg == "--bench");
     let mut options = Options {
         rounds: if full { ROUNDS } else { QUICK_ROUNDS },

@@ -4,7 +4,7 @@
 //! per round (1 means the callers were coalesced) and the wall time from the
 //! first call to the last return over the 50 ms of one body run.
 //!
-//! `cargo bench --bench stampede` (a plain main; prints a markdown table)
+//! `cargo bench -p memocache-benches --bench stampede` (a plain main; prints a markdown table)
 
 #[path = "peers/async_peers.rs"]
 mod async_peers;
@@ -23,7 +23,7 @@ use tokio::sync::Barrier;
 const CALLERS: usize = 200;
 /// What one body run takes.
 const SLEEP: Duration = Duration::from_millis(50);
-/// Rounds per peer under `cargo bench` (fewer under `cargo test --benches`).
+/// Rounds per peer under `cargo bench` (fewer under `cargo test -p memocache-benches --benches`).
 const ROUNDS: u64 = 20;
 /// The target for memocache: wall time / `SLEEP`.
 const TARGET_RATIO: f64 = 1.1;
@@ -115,7 +115,7 @@ fn median(sorted: &[f64]) -> f64 {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; `cargo test --benches` does not.
+    // `cargo bench` passes `--bench`; `cargo test -p memocache-benches --benches` does not.
     let rounds = if std::env::args().any(|arg| arg == "--bench") {
         ROUNDS
     } else {

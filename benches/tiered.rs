@@ -50,13 +50,13 @@
 //! an untimed fill and a round trip to another process first.
 //!
 //! ```text
-//! cargo build --release --features redis --example redis_worker
-//! cargo bench --features redis --bench tiered -- --warm-up-time 1 --measurement-time 2
+//! cargo build --release -p memocache-tests --features redis --bin redis_worker
+//! cargo bench -p memocache-benches --features redis --bench tiered -- --warm-up-time 1 --measurement-time 2
 //! ```
 //!
 //! `scripts/bench-tiered.sh` runs it several times and prints the tables.
 //! `TIERED_INVALIDATIONS` sets the invalidations of each kind and watcher
-//! (1000 under `cargo bench`, 20 under `cargo test --benches`). Lines
+//! (1000 under `cargo bench`, 20 under `cargo test -p memocache-benches --benches`). Lines
 //! starting with `tiered-bench:` are for the script.
 
 #[path = "../tests/common/redis_server.rs"]
@@ -437,7 +437,7 @@ fn tasks(criterion: &mut Criterion, runtime: &Runtime) {
 }
 
 /// Whether criterion times for real (`cargo bench`), not once each
-/// (`cargo test --benches`, or `cargo bench -- --test`).
+/// (`cargo test -p memocache-benches --benches`, or `cargo bench -p memocache-benches -- --test`).
 fn criterion_measures() -> bool {
     let args: Vec<String> = std::env::args().collect();
     args.iter().any(|arg| arg == "--bench") && !args.iter().any(|arg| arg == "--test")
@@ -451,7 +451,7 @@ struct Process {
     lines: Receiver<String>,
 }
 
-/// The `redis_worker` example next to this bench's profile directory, or
+/// The `redis_worker` binary (memocache-tests) in this bench's profile directory, or
 /// `$REDIS_WORKER`.
 fn redis_worker_path() -> PathBuf {
     if let Some(path) = std::env::var_os("REDIS_WORKER") {
@@ -462,11 +462,11 @@ fn redis_worker_path() -> PathBuf {
         .parent()
         .and_then(|deps| deps.parent())
         .expect("target/<profile>");
-    let path = dir.join("examples").join("redis_worker");
+    let path = dir.join("redis_worker");
     assert!(
         path.exists(),
-        "{} is missing: build it first with `cargo build --release --features redis --example redis_worker` \
-         (`cargo test --benches --features redis` builds it in target/debug)",
+        "{} is missing: build it first with `cargo build --release -p memocache-tests --features redis --bin redis_worker` \
+         (`cargo test --workspace --all-features` builds it in target/debug)",
         path.display()
     );
     path

@@ -2,7 +2,7 @@
 //! per-thread front tables, recency sampled from front hits) against one exact
 //! `lru::LruCache` of the same size, on 1 and 2 threads.
 //!
-//! `cargo bench --bench zipf`
+//! `cargo bench -p memocache-benches --bench zipf`
 
 mod peers;
 

@@ -2,7 +2,7 @@
 //! `#[async_cached]`: repeated reads of a product skip the (slow) database,
 //! a write invalidates the product's entry, and `/stats` shows the cache at work.
 //!
-//! Run with `cargo run --example axum_service`, then:
+//! Run with `cargo run -p memocache-examples --example axum_service`, then:
 //!
 //! ```text
 //! curl -i localhost:3000/products/1        # ~200 ms: read from the database

@@ -10,7 +10,7 @@
 //!   and the list, so the next read sees the write;
 //! - `GET /stats`: what both caches did.
 //!
-//! Run with `cargo run --example http_cache --features http` (listens on
+//! Run with `cargo run -p memocache-examples --example http_cache --features http` (listens on
 //! 127.0.0.1 at `PORT`, default 3001), then:
 //!
 //! ```text

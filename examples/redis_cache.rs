@@ -6,7 +6,7 @@
 //! `redis://127.0.0.1:6379`):
 //!
 //! ```sh
-//! cargo run --example redis_cache --features redis
+//! cargo run -p memocache-examples --example redis_cache --features redis
 //! ```
 //!
 //! Run it twice: the second run reads what the first one wrote. Without a

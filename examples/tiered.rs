@@ -3,8 +3,8 @@
 //! `redis://127.0.0.1:6379`):
 //!
 //! ```sh
-//! cargo run --example tiered --features redis                    # terminal 1: reads price(1) twice a second
-//! cargo run --example tiered --features redis -- update 1 2499   # terminal 2: changes it
+//! cargo run -p memocache-examples --example tiered --features redis                    # terminal 1: reads price(1) twice a second
+//! cargo run -p memocache-examples --example tiered --features redis -- update 1 2499   # terminal 2: changes it
 //! ```
 //!
 //! The reader answers from its local tier in microseconds. When the other

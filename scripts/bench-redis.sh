@@ -27,7 +27,7 @@ while (($#)); do
 done
 command -v redis-server >/dev/null || { echo "bench-redis.sh needs redis-server on PATH" >&2; exit 1; }
 
-exe=$(cargo bench --features redis --bench redis_hit --no-run --message-format=json 2>/dev/null |
+exe=$(cargo bench -p memocache-benches --features redis --bench redis_hit --no-run --message-format=json 2>/dev/null |
   jq -r 'select(.executable != null and .target.name == "redis_hit") | .executable' | tail -1)
 [[ -x $exe ]] || { echo "could not build the redis_hit bench" >&2; exit 1; }
 

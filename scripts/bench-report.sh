@@ -44,7 +44,7 @@ if ((run)); then
   : >"$samples"
   for ((r = 1; r <= runs; r++)); do
     echo "bench-report: timed run $r of $runs" >&2
-    cargo bench --bench hit_path --bench churn --bench async_hit -- "${criterion_args[@]}" >&2
+    cargo bench -p memocache-benches --bench hit_path --bench churn --bench async_hit -- "${criterion_args[@]}" >&2
     for group in "${timed_groups[@]}"; do
       for dir in "$home/$group"/*/; do
         peer=$(basename "$dir")
@@ -53,7 +53,7 @@ if ((run)); then
     done
   done
   # The plain-main benches print their markdown tables on stdout.
-  { cargo bench --bench memory && cargo bench --bench zipf && cargo bench --bench stampede; } >"$tables"
+  { cargo bench -p memocache-benches --bench memory && cargo bench -p memocache-benches --bench zipf && cargo bench -p memocache-benches --bench stampede; } >"$tables"
 fi
 
 revision=$(git describe --always --dirty 2>/dev/null || echo unknown)

@@ -43,7 +43,7 @@ samples=$out/samples.txt
 # The bench's `tiered-bench:` lines, each after its run's number.
 lines=$out/lines.txt
 groups=(tiered_hit_sync_1t tiered_hit_async_1t tiered_tasks_64t)
-bench_command="cargo bench --features redis --bench tiered -- ${criterion_args[*]}"
+bench_command="cargo bench -p memocache-benches --features redis --bench tiered -- ${criterion_args[*]}"
 
 median() { jq -r '.median.point_estimate' "$home/$1/$2/new/estimates.json"; }
 
@@ -52,14 +52,14 @@ if ((run)); then
   for tool in redis-server redis-cli jq; do
     command -v "$tool" >/dev/null || { echo "bench-tiered: $tool is not on PATH" >&2; exit 1; }
   done
-  cargo build --release --features redis --example redis_worker >&2
-  cargo bench --features redis --bench tiered --no-run >&2
+  cargo build --release -p memocache-tests --features redis --bin redis_worker >&2
+  cargo bench -p memocache-benches --features redis --bench tiered --no-run >&2
   : >"$samples"
   : >"$lines"
   started=$(date +%s)
   for ((r = 1; r <= runs; r++)); do
     echo "bench-tiered: run $r of $runs: $bench_command" >&2
-    cargo bench --features redis --bench tiered -- "${criterion_args[@]}" >"$out/run-$r.txt"
+    cargo bench -p memocache-benches --features redis --bench tiered -- "${criterion_args[@]}" >"$out/run-$r.txt"
     for group in "${groups[@]}"; do
       for dir in "$home/$group"/*/; do
         name=$(basename "$dir")
@@ -80,7 +80,7 @@ else
 fi
 echo "## Tiered store benchmarks ($revision, $(nproc) cores, $load)"
 echo
-echo "Each run: \`$bench_command\` (after \`cargo build --release --features redis --example redis_worker\`)."
+echo "Each run: \`$bench_command\` (after \`cargo build --release -p memocache-tests --features redis --bin redis_worker\`)."
 
 awk -v samples="$samples" '
   function sort(a, n,   i, j, t) { for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t } }

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n="${1:-5000}"
-cargo bench --features http --bench http_layer --no-run 2>/dev/null
+cargo bench -p memocache-benches --features http --bench http_layer --no-run 2>/dev/null
 bench=$(ls -t target/release/deps/http_layer-* | grep -v '\.d$' | head -1)
 count() {
     local out

@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "instructions.sh needs valgrind" >&2; exit 1; }
 
-exe=$(cargo bench --bench instructions --no-run --message-format=json 2>/dev/null |
+exe=$(cargo bench -p memocache-benches --bench instructions --no-run --message-format=json 2>/dev/null |
   jq -r 'select(.executable != null and .target.name == "instructions") | .executable' | tail -1)
 [[ -x $exe ]] || { echo "could not build the instructions bench" >&2; exit 1; }
 

@@ -21,7 +21,22 @@ ensure_tools() {
     fi
 }
 
+# The test and bench packages list their targets (autodiscovery would look in
+# tests/tests/): a file left out of the list would silently never run.
+check_listed() {
+    local dir=$1 missing=0
+    for file in "$dir"/*.rs; do
+        # lib.rs: the package's own; quickstart.rs: the root package's example.
+        case $(basename "$file") in lib.rs | quickstart.rs) continue ;; esac
+        grep -q "^path = \"$(basename "$file")\"$" "$dir/Cargo.toml" || { echo "$file is not a target of $dir/Cargo.toml" >&2; missing=1; }
+    done
+    return $missing
+}
+
 ensure_tools
+check_listed tests
+check_listed benches
+check_listed examples
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 # Without the default `tokio` feature: sync memoization alone must build cleanly.
@@ -31,4 +46,4 @@ cargo test --workspace --all-features
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features
 # With the default features (no `redis`): the feature errors of the macros, and
 # the same function cached in memory instead of Redis.
-cargo test -p memocache --test ui_without_redis --test store_swap
+cargo test -p memocache-tests --test ui_without_redis --test store_swap

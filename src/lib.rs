@@ -54,54 +54,11 @@ pub mod redis {
 /// Modified` answers, single-flight per key and invalidation by key, path or
 /// path prefix.
 ///
-/// ```
-/// use std::time::Duration;
-///
-/// use axum::body::Body;
-/// use axum::extract::{Path, State};
-/// use axum::http::{Request, StatusCode};
-/// use axum::routing::{get, put};
-/// use axum::Router;
-/// use memocache::http::HttpCache;
-/// use tower::ServiceExt;
-///
-/// async fn product(Path(id): Path<u64>) -> String {
-///     format!("product {id}")
-/// }
-///
-/// async fn update(State(cache): State<HttpCache>, Path(id): Path<u64>) -> StatusCode {
-///     // ... write the product, then:
-///     cache.invalidate_path(&format!("/products/{id}")).await;
-///     StatusCode::NO_CONTENT
-/// }
-///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() {
-/// let cache = HttpCache::builder("shop:http")
-///     .ttl(Duration::from_secs(300))
-///     .build();
-/// let app = Router::new()
-///     .route("/products/{id}", get(product).route_layer(cache.clone()))
-///     .route("/products/{id}", put(update))
-///     .with_state(cache.clone());
-///
-/// let get = || Request::get("/products/42").body(Body::empty()).unwrap();
-/// let first = app.clone().oneshot(get()).await.unwrap();
-/// assert_eq!(first.headers()["x-cache"], "MISS");
-/// let etag = first.headers()["etag"].clone();
-///
-/// let again = app.clone().oneshot(get()).await.unwrap();
-/// assert_eq!(again.headers()["x-cache"], "HIT");
-///
-/// let conditional = Request::get("/products/42")
-///     .header("if-none-match", etag)
-///     .body(Body::empty())
-///     .unwrap();
-/// let not_modified = app.clone().oneshot(conditional).await.unwrap();
-/// assert_eq!(not_modified.status(), StatusCode::NOT_MODIFIED);
-/// assert_eq!(cache.stats().misses, 1, "the handler ran once");
-/// # }
-/// ```
+/// [`HttpCache`](http::HttpCache) shows the layer on a tower service; a whole
+/// axum service (a cached weather endpoint, a product API invalidated on
+/// `PUT`) is `examples/http_cache.rs`, run with `cargo run -p
+/// memocache-examples --example http_cache --features http`, and
+/// `docs/http.md` is the guide to every header rule.
 #[cfg(feature = "http")]
 pub mod http {
     pub use memocache_runtime::http::*;

@@ -1,7 +1,7 @@
 //! Tiered caches in several real processes sharing one throwaway
 //! redis-server: invalidations reach every process, and a cold key is
 //! computed once across all of them. The processes are the `redis_worker`
-//! example (tests/workers/redis_worker.rs), which `cargo test` builds.
+//! binary of this package (workers/redis_worker.rs), which `cargo test` builds.
 #![cfg(feature = "redis")]
 
 #[path = "common/redis_server.rs"]
@@ -26,18 +26,7 @@ struct Worker {
 }
 
 fn worker_path() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>");
-    let path = dir.join("examples").join("redis_worker");
-    assert!(
-        path.exists(),
-        "{} is missing: `cargo test --all-features` builds it with the other examples (alone: `cargo build --example redis_worker --features redis`)",
-        path.display()
-    );
-    path
+    PathBuf::from(env!("CARGO_BIN_EXE_redis_worker"))
 }
 
 impl Worker {

@@ -6,15 +6,15 @@
 //! the cases of a build without it are in `ui_without_redis.rs`).
 //!
 //! Regenerate the expected output after changing a message with
-//! `TRYBUILD=overwrite cargo test --test ui`, then read the diff.
+//! `TRYBUILD=overwrite cargo test -p memocache-tests --test ui`, then read the diff.
 
 #[test]
 fn ui() {
     let cases = trybuild::TestCases::new();
-    cases.compile_fail("tests/ui/*.rs");
-    cases.pass("tests/ui/pass/*.rs");
+    cases.compile_fail("ui/*.rs");
+    cases.pass("ui/pass/*.rs");
     if cfg!(feature = "redis") {
-        cases.compile_fail("tests/ui/redis/*.rs");
-        cases.pass("tests/ui/pass_redis/*.rs");
+        cases.compile_fail("ui/redis/*.rs");
+        cases.pass("ui/pass_redis/*.rs");
     }
 }

@@ -5,5 +5,5 @@
 
 #[test]
 fn ui_without_redis() {
-    trybuild::TestCases::new().compile_fail("tests/ui/without_redis/*.rs");
+    trybuild::TestCases::new().compile_fail("ui/without_redis/*.rs");
 }
