@@ -244,39 +244,78 @@ async fn local(n: u64) -> u64 {
     n * 7
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_tiered_cache_drops_its_local_tier_when_a_tracked_master_is_lost() {
+/// Fills `cache`'s local tier (namespace `cluster:NAME`) while tracking is
+/// on at every master, takes down the master of its first key with `outage`,
+/// and waits for the local tier to be emptied.
+async fn local_tier_dropped_on_outage<F: std::future::Future<Output = u64>>(
+    namespace: &str,
+    call: impl Fn(u64) -> F,
+    held: impl Fn(u64) -> bool,
+    outage: impl FnOnce(&mut redis_server::RedisServer),
+) -> RedisCluster {
     let mut cluster = RedisCluster::start(MASTERS);
-    use_cluster("cluster:local", &cluster, Duration::from_millis(200));
-    assert_eq!(local(0).await, 0);
+    use_cluster(namespace, &cluster, Duration::from_millis(200));
+    assert_eq!(call(0).await, 0);
     wait_for_tracking(&cluster, 1);
 
     for n in 0..20 {
-        assert_eq!(local(n).await, n * 7);
+        assert_eq!(call(n).await, n * 7);
     }
-    assert_eq!(LOCAL.len(), 20, "held locally");
-    assert!((0..20).all(|n| LOCAL.store().get(&n).is_some()));
-    let runs = LOCAL_RUNS.load(SeqCst);
-    for n in 0..20 {
-        assert_eq!(local(n).await, n * 7);
-    }
-    assert_eq!(LOCAL_RUNS.load(SeqCst), runs, "served by the local tier");
+    assert!((0..20).all(&held), "held locally");
 
     // A master gone: the invalidations of its keys may be missed from now on.
-    let victim = cluster.node_of("cluster:local:0");
-    cluster.node_mut(victim).kill();
-    // `get` on the local store applies the invalidations received first.
-    let held = || (0..20).filter(|n| LOCAL.store().get(n).is_some()).count();
+    let victim = cluster.node_of(&format!("{namespace}:0"));
+    outage(cluster.node_mut(victim));
+    // `held` reads the local store, which applies the invalidations received first.
+    let held_now = || (0..20).filter(|n| held(*n)).count();
     let start = Instant::now();
-    while held() > 0 {
+    while held_now() > 0 {
         assert!(
             start.elapsed() < Duration::from_secs(10),
             "the local tier still holds {} entries",
-            held()
+            held_now()
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    cluster
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tiered_cache_drops_its_local_tier_when_a_tracked_master_is_killed() {
+    let runs = || LOCAL_RUNS.load(SeqCst);
+    let _cluster = local_tier_dropped_on_outage(
+        "cluster:local",
+        local,
+        |n| LOCAL.store().get(&n).is_some(),
+        redis_server::RedisServer::kill,
+    )
+    .await;
+    let before = runs();
     for n in 0..20 {
         assert_eq!(local(n).await, n * 7, "the right value, Redis or not");
+    }
+    assert!(
+        runs() > before,
+        "the lost master's keys were computed again"
+    );
+}
+
+#[async_cached(store = "redis", size = 100, ttl = "10m", namespace = "cluster:frozen")]
+async fn frozen(n: u64) -> u64 {
+    n * 7
+}
+
+/// A frozen master drops no connection: only the heartbeat can tell.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tiered_cache_drops_its_local_tier_when_a_tracked_master_freezes() {
+    let _cluster = local_tier_dropped_on_outage(
+        "cluster:frozen",
+        frozen,
+        |n| FROZEN.store().get(&n).is_some(),
+        redis_server::RedisServer::pause,
+    )
+    .await;
+    for n in 0..20 {
+        assert_eq!(frozen(n).await, n * 7, "the right value, Redis or not");
     }
 }

@@ -75,7 +75,7 @@ impl RedisSettings {
         }
         #[cfg(feature = "redis-cluster")]
         if let Ok(nodes) = std::env::var(CLUSTER_VARIABLE) {
-            settings = settings.cluster(nodes.split(',').map(str::trim).filter(|n| !n.is_empty()));
+            settings = settings.cluster(node_list(&nodes));
         }
         #[cfg(not(feature = "redis-cluster"))]
         if std::env::var_os("MEMOCACHE_REDIS_CLUSTER").is_some() {
@@ -169,6 +169,15 @@ impl RedisSettings {
     }
 }
 
+/// The URLs of a comma-separated list, blanks around them and empty ones dropped.
+#[cfg(feature = "redis-cluster")]
+fn node_list(nodes: &str) -> impl Iterator<Item = &str> {
+    nodes
+        .split(',')
+        .map(str::trim)
+        .filter(|node| !node.is_empty())
+}
+
 /// Why settings were not taken.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SettingsError {
@@ -232,6 +241,17 @@ pub(crate) fn settings_for(namespace: &str) -> RedisSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "redis-cluster")]
+    #[test]
+    fn the_cluster_variable_lists_nodes_and_a_url_leaves_cluster_mode() {
+        let nodes: Vec<&str> = node_list(" redis://a:7000,redis://b:7001 ,, ").collect();
+        assert_eq!(nodes, ["redis://a:7000", "redis://b:7001"]);
+        let settings = RedisSettings::default().cluster(nodes);
+        assert_eq!(settings.url_str(), "redis://a:7000");
+        assert_eq!(settings.cluster_nodes().map(<[String]>::len), Some(2));
+        assert_eq!(settings.url("redis://c:6379").cluster_nodes(), None);
+    }
 
     #[test]
     fn a_namespace_keeps_its_own_settings_and_refuses_them_once_in_use() {
