@@ -41,6 +41,8 @@ pub use memocache_runtime::{
 pub mod redis {
     #[cfg(feature = "json")]
     pub use memocache_runtime::Json;
+    #[cfg(feature = "redis-cluster")]
+    pub use memocache_runtime::CLUSTER_VARIABLE;
     pub use memocache_runtime::{
         configure, configure_namespace, Bincode, Codec, CodecError, RedisSettings, SettingsError,
         DEFAULT_URL, URL_VARIABLE,

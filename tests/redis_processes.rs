@@ -6,96 +6,17 @@
 
 #[path = "common/redis_server.rs"]
 mod redis_server;
+#[path = "common/worker_process.rs"]
+mod worker_process;
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{channel, Receiver};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use redis_server::RedisServer;
+use worker_process::{latency_ms, now_nanos, Worker};
 
-/// How long a worker may take to answer a command.
-const ANSWER_WITHIN: Duration = Duration::from_secs(20);
-
-/// One worker process, killed when dropped.
-struct Worker {
-    child: Child,
-    stdin: ChildStdin,
-    lines: Receiver<String>,
-}
-
-fn worker_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_redis_worker"))
-}
-
-impl Worker {
-    fn start(server: &RedisServer, body_ms: u64, lock_ttl_ms: u64) -> Worker {
-        let mut child = Command::new(worker_path())
-            .env("MEMOCACHE_REDIS_URL", server.url())
-            .env("WORKER_BODY_MS", body_ms.to_string())
-            .env("WORKER_LOCK_TTL_MS", lock_ttl_ms.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("the worker starts");
-        let stdin = child.stdin.take().expect("piped stdin");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (sender, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if sender.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        let mut worker = Worker {
-            child,
-            stdin,
-            lines,
-        };
-        assert_eq!(worker.answer(), "ready");
-        worker
-    }
-
-    fn send(&mut self, command: &str) {
-        writeln!(self.stdin, "{command}").expect("the worker reads its input");
-        self.stdin.flush().expect("flushed");
-    }
-
-    fn answer(&mut self) -> String {
-        self.lines
-            .recv_timeout(ANSWER_WITHIN)
-            .expect("the worker answers in time")
-    }
-
-    fn ask(&mut self, command: &str) -> String {
-        self.send(command);
-        self.answer()
-    }
-
-    /// The time in a `dropped NANOS` or `at NANOS` answer.
-    fn time_of(answer: &str) -> u128 {
-        answer
-            .split_whitespace()
-            .nth(1)
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("no time in {answer:?}"))
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn now_nanos() -> u128 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_nanos()
+/// A `redis_worker` of `server`.
+fn start_worker(server: &RedisServer, body_ms: u64, lock_ttl_ms: u64) -> Worker {
+    Worker::start(("MEMOCACHE_REDIS_URL", server.url()), body_ms, lock_ttl_ms)
 }
 
 /// Waits until `count` connections have client tracking on.
@@ -114,16 +35,12 @@ fn wait_for_tracking(server: &RedisServer, count: usize) {
     }
 }
 
-fn latency_ms(from: u128, to: u128) -> f64 {
-    (to.saturating_sub(from)) as f64 / 1e6
-}
-
 #[test]
 fn an_invalidation_in_one_process_reaches_another_within_100_ms() {
     let server = RedisServer::start();
     let (mut a, mut b) = (
-        Worker::start(&server, 10, 2_000),
-        Worker::start(&server, 10, 2_000),
+        start_worker(&server, 10, 2_000),
+        start_worker(&server, 10, 2_000),
     );
     assert_eq!(a.ask("fill 1"), "filled");
     assert_eq!(b.ask("fill 1"), "filled");
@@ -145,8 +62,8 @@ fn an_invalidation_in_one_process_reaches_another_within_100_ms() {
 fn a_delete_by_another_client_empties_every_local_tier_within_100_ms() {
     let server = RedisServer::start();
     let mut workers = [
-        Worker::start(&server, 10, 2_000),
-        Worker::start(&server, 10, 2_000),
+        start_worker(&server, 10, 2_000),
+        start_worker(&server, 10, 2_000),
     ];
     for worker in &mut workers {
         assert_eq!(worker.ask("fill 2"), "filled");
@@ -173,8 +90,8 @@ fn a_delete_by_another_client_empties_every_local_tier_within_100_ms() {
 fn two_processes_of_fifty_tasks_run_a_cold_key_once_in_all() {
     let server = RedisServer::start();
     let (mut a, mut b) = (
-        Worker::start(&server, 300, 2_000),
-        Worker::start(&server, 300, 2_000),
+        start_worker(&server, 300, 2_000),
+        start_worker(&server, 300, 2_000),
     );
     a.send("call 7 50");
     b.send("call 7 50");
@@ -193,8 +110,8 @@ fn a_killed_lock_holder_holds_the_others_no_longer_than_the_lock_ttl() {
     let server = RedisServer::start();
     let lock_ttl = Duration::from_millis(1_000);
     let body = Duration::from_millis(200);
-    let mut holder = Worker::start(&server, 60_000, lock_ttl.as_millis() as u64);
-    let mut other = Worker::start(
+    let mut holder = start_worker(&server, 60_000, lock_ttl.as_millis() as u64);
+    let mut other = start_worker(
         &server,
         body.as_millis() as u64,
         lock_ttl.as_millis() as u64,

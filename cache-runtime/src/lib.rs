@@ -43,6 +43,8 @@ pub use remote::tier::{
 };
 #[cfg(feature = "json")]
 pub use remote::Json;
+#[cfg(feature = "redis-cluster")]
+pub use remote::CLUSTER_VARIABLE;
 #[cfg(feature = "redis")]
 pub use remote::{
     configure, configure_namespace, fingerprint, open, parse_key, redis_key, redis_tier,

@@ -151,6 +151,8 @@ pub struct RedisServerBuilder {
     tls: bool,
     /// Further `redis-server` arguments, after the harness's own.
     extra_args: Vec<String>,
+    /// Whether the server is a node of a Redis Cluster (see [`RedisCluster`]).
+    cluster_node: bool,
 }
 
 impl RedisServerBuilder {
@@ -175,6 +177,14 @@ impl RedisServerBuilder {
     /// certificate. [`RedisServer::url`] becomes `rediss://…`.
     pub fn tls(mut self) -> Self {
         self.tls = true;
+        self
+    }
+
+    /// Makes the server a Redis Cluster node (`--cluster-enabled yes`, its
+    /// nodes file in its tempdir) on a port whose cluster bus port (+10000)
+    /// is free too. [`RedisCluster::start`] starts and joins such nodes.
+    pub fn cluster_node(mut self) -> Self {
+        self.cluster_node = true;
         self
     }
 
@@ -212,13 +222,17 @@ impl RedisServerBuilder {
         };
         let mut failures = Vec::new();
         for _ in 0..FRESH_PORT_ATTEMPTS {
-            server.port = reserve_free_port();
+            server.port = if server.options.cluster_node {
+                reserve_free_cluster_port()
+            } else {
+                reserve_free_port()
+            };
             match server.spawn_and_wait() {
                 Ok(()) => return server,
                 Err(failure) => {
                     // Unreserved here, once: the panic's drop of `server` then sees port 0.
                     let port = std::mem::take(&mut server.port);
-                    release_port(port);
+                    server.release_ports(port);
                     match failure {
                         StartFailure::PortTaken(log) => {
                             failures.push(format!("port {port} was taken: {log}"));
@@ -518,6 +532,16 @@ impl RedisServer {
             ]),
             None => args.extend(["--port".into(), self.port.to_string()]),
         }
+        if self.options.cluster_node {
+            args.extend([
+                "--cluster-enabled".into(),
+                "yes".into(),
+                "--cluster-config-file".into(),
+                path("nodes.conf"),
+                "--cluster-node-timeout".into(),
+                CLUSTER_NODE_TIMEOUT_MS.to_string(),
+            ]);
+        }
         if !self.options.acl_users.is_empty() {
             // The aclfile sets the default user's password too.
             args.extend(["--aclfile".into(), path(ACLFILE_NAME)]);
@@ -677,9 +701,152 @@ impl Drop for RedisServer {
             let _ = child.wait();
         }
         if self.port != 0 {
-            release_port(self.port);
+            self.release_ports(self.port);
         }
     }
+}
+
+impl RedisServer {
+    /// Unreserves `port`, and its cluster bus port for a cluster node.
+    fn release_ports(&self, port: u16) {
+        release_port(port);
+        if self.options.cluster_node {
+            release_port(port + CLUSTER_BUS_OFFSET);
+        }
+    }
+}
+
+/// How far above its port a cluster node listens for the cluster bus.
+const CLUSTER_BUS_OFFSET: u16 = 10_000;
+
+/// How long a cluster node may be unreachable before the others mark it failed.
+pub const CLUSTER_NODE_TIMEOUT_MS: u64 = 1_000;
+
+/// How long `redis-cli --cluster create` and the cluster's agreement may take.
+const CLUSTER_START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A Redis Cluster of throwaway masters on loopback (no replicas), made with
+/// `redis-cli --cluster create`; every node is killed, by its pid, on drop.
+#[derive(Debug)]
+pub struct RedisCluster {
+    nodes: Vec<RedisServer>,
+}
+
+impl RedisCluster {
+    /// Starts `masters` cluster nodes (at least 3, as `redis-cli --cluster
+    /// create` requires), spreads the slots over them and waits until every
+    /// node reports `cluster_state:ok`.
+    ///
+    /// # Panics
+    ///
+    /// If a node does not start, the cluster cannot be created, or it does not
+    /// agree within [`CLUSTER_START_TIMEOUT`].
+    pub fn start(masters: usize) -> Self {
+        let nodes: Vec<RedisServer> = (0..masters)
+            .map(|_| RedisServer::builder().cluster_node().start())
+            .collect();
+        let cluster = Self { nodes };
+        let mut create = Command::new("redis-cli");
+        create.arg("--cluster").arg("create");
+        for node in &cluster.nodes {
+            create.arg(format!("{HOST}:{}", node.port()));
+        }
+        create.args(["--cluster-replicas", "0", "--cluster-yes"]);
+        if let Err(failure) = run_with_deadline(create, CLUSTER_START_TIMEOUT) {
+            panic!("redis-cli --cluster create failed: {failure}");
+        }
+        cluster.wait_until_ok();
+        cluster
+    }
+
+    /// Waits until every running node reports `cluster_state:ok`.
+    pub fn wait_until_ok(&self) {
+        let deadline = Instant::now() + CLUSTER_START_TIMEOUT;
+        for node in self.nodes.iter().filter(|node| node.child.is_some()) {
+            loop {
+                let info = node.cli(&["CLUSTER", "INFO"]);
+                if info.lines().any(|line| line.trim() == "cluster_state:ok") {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "node {} did not reach cluster_state:ok:\n{info}",
+                    node.port()
+                );
+                thread::sleep(POLL_INTERVAL);
+            }
+        }
+    }
+
+    /// The nodes, in the order they were started.
+    pub fn nodes(&self) -> &[RedisServer] {
+        &self.nodes
+    }
+
+    /// The node at `index`, to kill or pause it.
+    pub fn node_mut(&mut self, index: usize) -> &mut RedisServer {
+        &mut self.nodes[index]
+    }
+
+    /// Every node's URL (`redis://127.0.0.1:PORT`).
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(RedisServer::url).collect()
+    }
+
+    /// The node serving `key`'s slot (`CLUSTER KEYSLOT` then `CLUSTER SLOTS`).
+    pub fn node_of(&self, key: &str) -> usize {
+        let first = self
+            .nodes
+            .iter()
+            .find(|node| node.child.is_some())
+            .expect("a running node");
+        let slot: u16 = first
+            .cli(&["CLUSTER", "KEYSLOT", key])
+            .trim()
+            .parse()
+            .expect("a slot number");
+        self.nodes
+            .iter()
+            .position(|node| {
+                node.child.is_some() && owns_slot(&node.cli(&["CLUSTER", "NODES"]), slot)
+            })
+            .unwrap_or_else(|| panic!("no running node serves slot {slot} of {key:?}"))
+    }
+
+    /// A cluster client of every node, speaking RESP2 (a plain other client).
+    pub fn client(&self) -> redis::cluster::ClusterClient {
+        redis::cluster::ClusterClient::new(self.urls())
+            .unwrap_or_else(|err| panic!("cannot build a cluster client: {err}"))
+    }
+
+    /// Runs `redis-cli -c` (following redirections) on the first running node.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let node = self
+            .nodes
+            .iter()
+            .find(|node| node.child.is_some())
+            .expect("a running node");
+        let mut command = Command::new("redis-cli");
+        command.args(["-c", "-h", HOST, "-p", &node.port().to_string()]);
+        command.args(args);
+        run_with_deadline(command, CLI_TIMEOUT)
+            .unwrap_or_else(|failure| panic!("redis-cli -c {args:?}: {failure}"))
+    }
+}
+
+/// Whether the `myself` line of a `CLUSTER NODES` answer lists `slot`.
+fn owns_slot(nodes: &str, slot: u16) -> bool {
+    let Some(line) = nodes.lines().find(|line| line.contains("myself")) else {
+        return false;
+    };
+    // Fields 9.. are slots and ranges (`0-5460`); `[...]` are migrations.
+    line.split_whitespace().skip(8).any(|range| {
+        let bounds = range.split_once('-').unwrap_or((range, range));
+        match (bounds.0.parse::<u16>(), bounds.1.parse::<u16>()) {
+            (Ok(start), Ok(end)) => (start..=end).contains(&slot),
+            _ => false,
+        }
+    })
 }
 
 /// Why a spawned server did not come up.
@@ -824,6 +991,24 @@ fn reserve_free_port() -> u16 {
         if port != SHARED_REDIS_PORT && lock_ports().insert(port) {
             return port;
         }
+    }
+}
+
+/// A free loopback port for a cluster node: its bus port (+10000) was free a
+/// moment ago too; both are reserved until [`release_port`].
+fn reserve_free_cluster_port() -> u16 {
+    loop {
+        let port = reserve_free_port();
+        let bus = port.checked_add(CLUSTER_BUS_OFFSET);
+        let bus_free = bus.is_some_and(|bus| {
+            bus != SHARED_REDIS_PORT
+                && TcpListener::bind((Ipv4Addr::LOCALHOST, bus)).is_ok()
+                && lock_ports().insert(bus)
+        });
+        if bus_free {
+            return port;
+        }
+        release_port(port);
     }
 }
 

@@ -1,9 +1,14 @@
-//! A process of its own for `tests/redis_processes.rs`: started several times
-//! against one throwaway redis-server, told what to do on standard input, one
-//! command a line, and answering on standard output.
+//! A worker process: started several times against one throwaway
+//! redis-server (or cluster), told what to do on standard input, one command
+//! a line, and answering on standard output.
 //!
-//! Environment: `MEMOCACHE_REDIS_URL`, `WORKER_BODY_MS` (how long a body
-//! runs), `WORKER_LOCK_TTL_MS` (the cross-process lock's TTL).
+//! A process of its own for `tests/redis_processes.rs` and
+//! `tests/redis_cluster.rs`, driven through tests/common/worker_process.rs.
+//!
+//! Environment: `MEMOCACHE_REDIS_URL`, or `MEMOCACHE_REDIS_CLUSTER` (the
+//! nodes of a Redis Cluster, comma-separated; built with `redis-cluster`),
+//! `WORKER_BODY_MS` (how long a body runs), `WORKER_LOCK_TTL_MS` (the
+//! cross-process lock's TTL).
 //!
 //! Commands: `call ID TASKS` (TASKS tasks call `slow(ID)` at once; answers
 //! `done RUNS OK`), `fill ID`, `watch ID` (answers `dropped NANOS` once the

@@ -31,6 +31,8 @@ pub use envelope::{
 pub use key::{redis_key, scan_pattern};
 #[cfg(feature = "redis")]
 pub use key_parse::parse_key;
+#[cfg(feature = "redis-cluster")]
+pub use redis::settings::CLUSTER_VARIABLE;
 #[cfg(feature = "redis")]
 pub use redis::settings::{
     configure, configure_namespace, RedisSettings, SettingsError, DEFAULT_URL, URL_VARIABLE,

@@ -1,5 +1,5 @@
-//! One shared, multiplexed connection per Redis server, behind a deadline and
-//! a circuit breaker.
+//! One shared, multiplexed connection per Redis server (or Redis Cluster,
+//! feature `redis-cluster`), behind a deadline and a circuit breaker.
 //!
 //! The connection is made lazily, so a process starts and serves with Redis
 //! down. Every operation runs on the library's runtime under its deadline; a
@@ -16,10 +16,14 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, Cmd, IntoConnectionInfo, ProtocolVersion, PushInfo, RedisError, Value};
+use redis::{
+    Client, Cmd, IntoConnectionInfo, ProtocolVersion, PushInfo, RedisError, RedisResult, Value,
+};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
 use crate::remote::redis::breaker::{Admission, Breaker, Verdict};
+#[cfg(feature = "redis-cluster")]
+use crate::remote::redis::cluster;
 use crate::remote::redis::report::Reporter;
 use crate::remote::redis::runtime;
 use crate::remote::redis::settings::RedisSettings;
@@ -36,11 +40,69 @@ pub(crate) enum Failure {
     Failed(String),
 }
 
-/// A connection to one server, shared by every cache that uses it.
+/// What an operation sends: a command (routed by its key on a cluster), or,
+/// on a cluster, a command or a pipeline for nodes of the caller's choosing.
+pub(crate) enum Request {
+    /// One command.
+    Command(Cmd),
+    /// One command for these nodes (one server ignores the routing).
+    #[cfg(feature = "redis-cluster")]
+    Routed(Cmd, redis::cluster_routing::RoutingInfo),
+    /// Commands run in one round trip by the master serving the route's slot;
+    /// answered as an array of their answers.
+    #[cfg(feature = "redis-cluster")]
+    Pipeline(redis::Pipeline, redis::cluster_routing::Route),
+}
+
+impl From<Cmd> for Request {
+    fn from(cmd: Cmd) -> Self {
+        Self::Command(cmd)
+    }
+}
+
+/// Where a link connects: one server, or a Redis Cluster.
+// One per link, made once: its size does not matter.
+#[allow(clippy::large_enum_variant)]
+enum Endpoint {
+    Single(Client),
+    #[cfg(feature = "redis-cluster")]
+    Cluster(redis::cluster::ClusterClient),
+}
+
+/// The connection of a link: the one place that tells one server from a cluster.
+#[derive(Clone)]
+enum Connection {
+    Single(ConnectionManager),
+    #[cfg(feature = "redis-cluster")]
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
+impl Connection {
+    async fn send(&mut self, request: &Request) -> RedisResult<Value> {
+        match (self, request) {
+            (Self::Single(manager), Request::Command(cmd)) => {
+                manager.send_packed_command(cmd).await
+            }
+            #[cfg(feature = "redis-cluster")]
+            (Self::Single(manager), Request::Routed(cmd, _)) => {
+                manager.send_packed_command(cmd).await
+            }
+            #[cfg(feature = "redis-cluster")]
+            (Self::Single(manager), Request::Pipeline(pipeline, _)) => manager
+                .send_packed_commands(pipeline, 0, pipeline.len())
+                .await
+                .map(Value::Array),
+            #[cfg(feature = "redis-cluster")]
+            (Self::Cluster(connection), request) => cluster::send(connection, request).await,
+        }
+    }
+}
+
+/// A connection to one server (or cluster), shared by every cache that uses it.
 pub(crate) struct Link {
     url: String,
-    client: Result<Client, String>,
-    manager: Mutex<Option<ConnectionManager>>,
+    client: Result<Endpoint, String>,
+    manager: Mutex<Option<Connection>>,
     /// Counts the connections made: tracking holds for one of them only.
     pub(crate) epoch: AtomicU64,
     /// Where the connection sends what Redis pushes, once a tiered cache tracks keys.
@@ -51,9 +113,16 @@ pub(crate) struct Link {
     reporter: Reporter,
 }
 
-/// What makes two links differ: URL, trusted certificate, deadline, and the
-/// breaker's failures to open and cool-down.
-type LinkKey = (String, Option<Vec<u8>>, Duration, u32, Duration);
+/// What makes two links differ: URL, cluster nodes, trusted certificate,
+/// deadline, and the breaker's failures to open and cool-down.
+type LinkKey = (
+    String,
+    Option<Vec<String>>,
+    Option<Vec<u8>>,
+    Duration,
+    u32,
+    Duration,
+);
 
 /// The links of the process.
 type Links = HashMap<LinkKey, Arc<Link>>;
@@ -68,6 +137,7 @@ impl Link {
     pub(crate) fn shared(settings: &RedisSettings) -> Arc<Link> {
         let key = (
             settings.url.clone(),
+            settings.cluster.clone(),
             settings.root_certificate.clone(),
             settings.timeout,
             settings.failures_to_open,
@@ -84,7 +154,7 @@ impl Link {
     fn new(settings: &RedisSettings) -> Self {
         Self {
             url: settings.url.clone(),
-            client: client(settings).map_err(|error| error.to_string()),
+            client: endpoint(settings).map_err(|error| error.to_string()),
             manager: Mutex::new(None),
             epoch: AtomicU64::new(0),
             pushes: Mutex::new(None),
@@ -100,8 +170,18 @@ impl Link {
         self.breaker.is_open()
     }
 
+    /// Whether the link is to a Redis Cluster.
+    pub(crate) fn is_cluster(&self) -> bool {
+        #[cfg(feature = "redis-cluster")]
+        if let Ok(Endpoint::Cluster(_)) = &self.client {
+            return true;
+        }
+        false
+    }
+
     /// Runs `cmd` under the deadline, unless the breaker skips Redis.
-    pub(crate) async fn run(self: Arc<Self>, cmd: Cmd) -> Result<Value, Failure> {
+    pub(crate) async fn run(self: Arc<Self>, cmd: impl Into<Request>) -> Result<Value, Failure> {
+        let cmd = cmd.into();
         let admission = self.breaker.admit(Instant::now());
         if admission == Admission::Skip {
             return Err(Failure::Skipped);
@@ -125,9 +205,9 @@ impl Link {
     }
 
     /// Sends `cmd` and waits for its answer, no longer than the deadline.
-    async fn send(&self, cmd: &Cmd) -> Result<Value, Failure> {
+    async fn send(&self, cmd: &Request) -> Result<Value, Failure> {
         let mut manager = self.manager()?;
-        match tokio::time::timeout(self.timeout, manager.send_packed_command(cmd)).await {
+        match tokio::time::timeout(self.timeout, manager.send(cmd)).await {
             // redis-rs hands a single command's error reply (NOPERM,
             // WRONGTYPE, OOM...) back as `Ok(Value::ServerError)`.
             Ok(answer) => answer
@@ -187,7 +267,7 @@ impl Link {
     }
 
     /// The connection, made now (on the library's runtime) if there is none.
-    fn manager(&self) -> Result<ConnectionManager, Failure> {
+    fn manager(&self) -> Result<Connection, Failure> {
         let client = self
             .client
             .as_ref()
@@ -196,6 +276,16 @@ impl Link {
         if let Some(manager) = &*manager {
             return Ok(manager.clone());
         }
+        let client = match client {
+            Endpoint::Single(client) => client,
+            #[cfg(feature = "redis-cluster")]
+            Endpoint::Cluster(client) => {
+                let pushes = self.pushes.lock().clone();
+                let made = Connection::Cluster(cluster::connect(client, self.timeout, pushes));
+                *manager = Some(made.clone());
+                return Ok(made);
+            }
+        };
         let mut config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(self.timeout))
             .set_response_timeout(None)
@@ -206,10 +296,20 @@ impl Link {
             config = config.set_push_sender(pushes.clone());
         }
         let made = ConnectionManager::new_lazy_with_config(client.clone(), config)
+            .map(Connection::Single)
             .map_err(|error| Failure::Failed(describe(&error)))?;
         *manager = Some(made.clone());
         Ok(made)
     }
+}
+
+/// The client for `settings`: of a cluster when they name one.
+fn endpoint(settings: &RedisSettings) -> Result<Endpoint, RedisError> {
+    #[cfg(feature = "redis-cluster")]
+    if settings.cluster.is_some() {
+        return cluster::client(settings).map(Endpoint::Cluster);
+    }
+    client(settings).map(Endpoint::Single)
 }
 
 /// A client for `settings`, speaking RESP3.
@@ -239,7 +339,7 @@ fn client(settings: &RedisSettings) -> Result<Client, RedisError> {
 /// rustls needs a process-wide crypto provider; memocache installs ring's
 /// unless the application installed one first.
 #[cfg(feature = "redis-tls")]
-fn install_crypto_provider() {
+pub(crate) fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 

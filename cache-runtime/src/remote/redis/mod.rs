@@ -1,8 +1,15 @@
 //! The Redis tier (feature `redis`): settings, the library's runtime, one
-//! shared connection per server behind a deadline and a circuit breaker, and
-//! the store that turns a cache's keys and values into Redis commands.
+//! shared connection per server (or Redis Cluster, feature `redis-cluster`)
+//! behind a deadline and a circuit breaker, and the store that turns a
+//! cache's keys and values into Redis commands.
 
 mod breaker;
+#[cfg(feature = "redis-cluster")]
+mod cluster;
+#[cfg(feature = "redis-cluster")]
+mod cluster_clear;
+#[cfg(feature = "redis-cluster")]
+mod cluster_tracking;
 mod link;
 mod report;
 pub(crate) mod runtime;

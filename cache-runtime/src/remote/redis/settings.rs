@@ -1,6 +1,6 @@
 //! Where Redis is and how long memocache waits for it: set once for the
 //! process (or for one cache's namespace) before first use, or read from
-//! `MEMOCACHE_REDIS_URL`.
+//! `MEMOCACHE_REDIS_URL` (or, for a Redis Cluster, `MEMOCACHE_REDIS_CLUSTER`).
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -12,6 +12,12 @@ use crate::remote::envelope::DEFAULT_MAX_VALUE_BYTES;
 
 /// The environment variable the Redis URL is read from when no code set one.
 pub const URL_VARIABLE: &str = "MEMOCACHE_REDIS_URL";
+
+/// The environment variable naming the nodes of a Redis Cluster, as URLs
+/// separated by commas (feature `redis-cluster`). When it is set, it wins over
+/// [`URL_VARIABLE`].
+#[cfg(feature = "redis-cluster")]
+pub const CLUSTER_VARIABLE: &str = "MEMOCACHE_REDIS_CLUSTER";
 
 /// The URL used when neither code nor [`URL_VARIABLE`] sets one.
 pub const DEFAULT_URL: &str = "redis://127.0.0.1:6379";
@@ -31,6 +37,8 @@ pub const DEFAULT_URL: &str = "redis://127.0.0.1:6379";
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RedisSettings {
     pub(crate) url: String,
+    /// The nodes of a Redis Cluster to discover it from; `None`: one server, at `url`.
+    pub(crate) cluster: Option<Vec<String>>,
     pub(crate) timeout: Duration,
     pub(crate) failures_to_open: u32,
     pub(crate) cool_down: Duration,
@@ -43,6 +51,7 @@ impl Default for RedisSettings {
     fn default() -> Self {
         Self {
             url: DEFAULT_URL.to_owned(),
+            cluster: None,
             timeout: Duration::from_millis(50),
             failures_to_open: 5,
             cool_down: Duration::from_secs(1),
@@ -54,22 +63,66 @@ impl Default for RedisSettings {
 }
 
 impl RedisSettings {
-    /// The defaults, with the URL from `MEMOCACHE_REDIS_URL` if it is set:
-    /// a 50 ms deadline per operation, a breaker that opens after 5 failures
-    /// in a row for 1 s, values up to 16 MiB, and 2 s locks on cold keys.
+    /// The defaults, with the URL from `MEMOCACHE_REDIS_URL` if it is set
+    /// (with feature `redis-cluster`, the cluster's nodes from
+    /// `MEMOCACHE_REDIS_CLUSTER` if that is set): a 50 ms deadline per
+    /// operation, a breaker that opens after 5 failures in a row for 1 s,
+    /// values up to 16 MiB, and 2 s locks on cold keys.
     pub fn from_env() -> Self {
         let mut settings = Self::default();
         if let Ok(url) = std::env::var(URL_VARIABLE) {
             settings.url = url;
         }
+        #[cfg(feature = "redis-cluster")]
+        if let Ok(nodes) = std::env::var(CLUSTER_VARIABLE) {
+            settings = settings.cluster(node_list(&nodes));
+        }
+        #[cfg(not(feature = "redis-cluster"))]
+        if std::env::var_os("MEMOCACHE_REDIS_CLUSTER").is_some() {
+            tracing::warn!(
+                target: "memocache::redis",
+                "MEMOCACHE_REDIS_CLUSTER is set but memocache was built without the \
+                 `redis-cluster` feature: using {}",
+                crate::remote::redis::report::redact(&settings.url)
+            );
+        }
         settings
     }
 
     /// The server: `redis://[user][:password@]host[:port][/db]`, or
-    /// `rediss://...` for TLS (feature `redis-tls`).
+    /// `rediss://...` for TLS (feature `redis-tls`). Leaves cluster mode.
     pub fn url(mut self, url: impl Into<String>) -> Self {
         self.url = url.into();
+        self.cluster = None;
         self
+    }
+
+    /// A Redis Cluster (feature `redis-cluster`), discovered from these nodes
+    /// (URLs as for [`Self::url`], with the same credentials; one is
+    /// enough, more survive one being down). Keys are spread over the
+    /// cluster's masters; `clear` scans every master, and a tiered cache
+    /// tracks its keys on every master.
+    ///
+    /// ```
+    /// use memocache_runtime::RedisSettings;
+    ///
+    /// let settings = RedisSettings::default()
+    ///     .cluster(["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"]);
+    /// assert_eq!(settings.cluster_nodes().map(<[String]>::len), Some(2));
+    /// ```
+    #[cfg(feature = "redis-cluster")]
+    pub fn cluster(mut self, nodes: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        let nodes: Vec<String> = nodes.into_iter().map(Into::into).collect();
+        if let Some(first) = nodes.first() {
+            self.url = first.clone();
+        }
+        self.cluster = Some(nodes);
+        self
+    }
+
+    /// The nodes of the Redis Cluster set, or `None` for one server.
+    pub fn cluster_nodes(&self) -> Option<&[String]> {
+        self.cluster.as_deref()
     }
 
     /// The URL set.
@@ -114,6 +167,15 @@ impl RedisSettings {
         self.root_certificate = Some(pem.into());
         self
     }
+}
+
+/// The URLs of a comma-separated list, blanks around them and empty ones dropped.
+#[cfg(feature = "redis-cluster")]
+fn node_list(nodes: &str) -> impl Iterator<Item = &str> {
+    nodes
+        .split(',')
+        .map(str::trim)
+        .filter(|node| !node.is_empty())
 }
 
 /// Why settings were not taken.
@@ -179,6 +241,17 @@ pub(crate) fn settings_for(namespace: &str) -> RedisSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "redis-cluster")]
+    #[test]
+    fn the_cluster_variable_lists_nodes_and_a_url_leaves_cluster_mode() {
+        let nodes: Vec<&str> = node_list(" redis://a:7000,redis://b:7001 ,, ").collect();
+        assert_eq!(nodes, ["redis://a:7000", "redis://b:7001"]);
+        let settings = RedisSettings::default().cluster(nodes);
+        assert_eq!(settings.url_str(), "redis://a:7000");
+        assert_eq!(settings.cluster_nodes().map(<[String]>::len), Some(2));
+        assert_eq!(settings.url("redis://c:6379").cluster_nodes(), None);
+    }
 
     #[test]
     fn a_namespace_keeps_its_own_settings_and_refuses_them_once_in_use() {

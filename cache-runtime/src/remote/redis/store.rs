@@ -2,7 +2,8 @@
 //! envelope around the codec's bytes) and its commands.
 //!
 //! `GET` (`GETEX ... PX` for a sliding cache), `SET ... PX`, `UNLINK`, and
-//! `SCAN MATCH` + `UNLINK` in batches for `clear`. Every operation goes
+//! `SCAN MATCH` + `UNLINK` in batches for `clear` (on every master of a
+//! Redis Cluster, see `cluster_clear`). Every operation goes
 //! through the shared [`Link`], so none waits past the deadline, and none
 //! fails in the caller's eyes: an error is a miss or a skipped write.
 
@@ -19,6 +20,8 @@ use crate::config::Config;
 use crate::remote::codec::Codec;
 use crate::remote::envelope::{fingerprint, open, seal};
 use crate::remote::key::{redis_key, scan_pattern};
+#[cfg(feature = "redis-cluster")]
+use crate::remote::redis::cluster_clear;
 use crate::remote::redis::link::{Failure, Link};
 use crate::remote::redis::runtime;
 use crate::remote::redis::settings::settings_for;
@@ -413,6 +416,15 @@ where
     fn clear(&self) -> RemoteFuture<()> {
         let pattern = scan_pattern(self.namespace);
         let (link, counters) = (Arc::clone(&self.link), Arc::clone(&self.counters));
+        #[cfg(feature = "redis-cluster")]
+        if link.is_cluster() {
+            return Box::pin(async move {
+                let cleared = cluster_clear::clear(&link, &pattern, SCAN_BATCH).await;
+                if let Err(failure) = cleared {
+                    counters.failure(&failure);
+                }
+            });
+        }
         Box::pin(async move {
             let mut cursor = 0u64;
             loop {

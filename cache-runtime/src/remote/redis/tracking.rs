@@ -13,7 +13,14 @@
 //! disconnection), when the connection is replaced, when a heartbeat `PING`
 //! fails or misses its deadline (a frozen server), and once more when
 //! tracking is back on, for what was filled while it was off.
+//!
+//! On a Redis Cluster (feature `redis-cluster`) tracking is on at every
+//! master, and the heartbeat checks it is on at each (see
+//! `cluster_tracking`); while it cannot be turned on, the local tiers are
+//! cleared at every heartbeat, since the masters that are up keep serving
+//! values that other clients may change unseen.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,8 +30,14 @@ use redis::{PushInfo, PushKind, Value};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::Notify;
 
+#[cfg(feature = "redis-cluster")]
+use crate::remote::redis::cluster_tracking;
 use crate::remote::redis::link::Link;
 use crate::remote::redis::runtime;
+
+/// Where tracking was turned on: the masters of a cluster, by address (none
+/// for one server).
+pub(crate) type Tracked = BTreeSet<String>;
 
 /// How often the channel is checked with a `PING`.
 pub(crate) const HEARTBEAT: Duration = Duration::from_millis(100);
@@ -103,24 +116,38 @@ impl Tracker {
         kept
     }
 
-    /// Turns tracking on for the current prefixes; tells whether it is on.
-    async fn enable(&self, link: &Arc<Link>) -> bool {
+    /// Turns tracking on for the current prefixes; tells where, if it is on.
+    async fn enable(&self, link: &Arc<Link>) -> Option<Tracked> {
         let prefixes = self.prefixes();
         if prefixes.is_empty() {
-            return false;
-        }
-        let mut off = redis::cmd("CLIENT");
-        off.arg("TRACKING").arg("OFF");
-        if Arc::clone(link).run(off).await.is_err() {
-            return false;
+            return None;
         }
         let mut on = redis::cmd("CLIENT");
         on.arg("TRACKING").arg("ON").arg("BCAST").arg("NOLOOP");
         for prefix in &prefixes {
             on.arg("PREFIX").arg(prefix);
         }
-        Arc::clone(link).run(on).await.is_ok()
+        #[cfg(feature = "redis-cluster")]
+        if link.is_cluster() {
+            return cluster_tracking::enable(link, on).await;
+        }
+        let mut off = redis::cmd("CLIENT");
+        off.arg("TRACKING").arg("OFF");
+        Arc::clone(link).run(off).await.ok()?;
+        Arc::clone(link).run(on).await.ok()?;
+        Some(Tracked::new())
     }
+}
+
+/// Whether tracking is still on where it was turned on: a `PING` answered
+/// in time, or on a cluster, tracking still on at the same masters.
+async fn alive(link: &Arc<Link>, tracked: &Tracked) -> bool {
+    #[cfg(feature = "redis-cluster")]
+    if link.is_cluster() {
+        return cluster_tracking::alive(link, tracked).await;
+    }
+    let _ = tracked;
+    Arc::clone(link).run(redis::cmd("PING")).await.is_ok()
 }
 
 /// Reads the pushes of `link`'s connection for `tracker`, keeps tracking on,
@@ -128,15 +155,19 @@ impl Tracker {
 async fn follow(link: Arc<Link>, tracker: Arc<Tracker>, mut pushes: UnboundedReceiver<PushInfo>) {
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // The connection tracking was turned on for (`None`: off).
-    let mut tracked_epoch = None;
+    // The connection tracking was turned on for, and where (`None`: off).
+    let mut tracked_epoch: Option<(u64, Tracked)> = None;
     loop {
         if tracked_epoch.is_none() {
             let epoch = link.epoch.load(SeqCst);
-            if tracker.enable(&link).await && link.epoch.load(SeqCst) == epoch {
-                // What was filled while tracking was off may be outdated.
-                tracker.clear_all();
-                tracked_epoch = Some(epoch);
+            match tracker.enable(&link).await {
+                Some(tracked) if link.epoch.load(SeqCst) == epoch => {
+                    // What was filled while tracking was off may be outdated.
+                    tracker.clear_all();
+                    tracked_epoch = Some((epoch, tracked));
+                }
+                _ if link.is_cluster() => tracker.clear_all(),
+                _ => {}
             }
         }
         tokio::select! {
@@ -166,9 +197,9 @@ async fn follow(link: Arc<Link>, tracker: Arc<Tracker>, mut pushes: UnboundedRec
                 }
             }
             _ = heartbeat.tick() => {
-                if let Some(epoch) = tracked_epoch {
-                    let alive = link.epoch.load(SeqCst) == epoch
-                        && Arc::clone(&link).run(redis::cmd("PING")).await.is_ok();
+                if let Some((epoch, tracked)) = &tracked_epoch {
+                    let alive = link.epoch.load(SeqCst) == *epoch
+                        && alive(&link, tracked).await;
                     if !alive {
                         tracked_epoch = None;
                         tracker.clear_all();
