@@ -74,6 +74,9 @@ impl Mode for Tasks {
     }
 
     async fn remote<T>(operation: RemoteFuture<T>) -> T {
+        // The Redis tier then sends from this task, with no hop.
+        #[cfg(feature = "redis")]
+        let operation = crate::remote::redis::runtime::awaited_by_task(operation);
         operation.await
     }
 }
