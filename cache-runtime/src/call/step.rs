@@ -230,21 +230,43 @@ where
             }
         }
     }
-    let returned = match S::into_value(body.lead(&guard).await) {
-        Ok(value) => {
+    let returned = body.lead(&guard).await;
+    let returned = match led::<K, V, R, S>(&tiers.memory, guard, returned, stale) {
+        Ok((guard, value)) => {
             land_and_write::<M, K, V>(tiers, guard, &value).await;
             S::from_value(value)
         }
-        Err(returned) => {
-            guard.fail();
-            fallback::<K, V, S, R>(&tiers.memory, returned, stale)
-        }
+        Err(returned) => returned,
     };
     if let (Some(remote), Some(lock)) = (&tiers.remote, lock) {
         // After the write: the processes waiting on the lock find the value.
         M::remote(remote.release(lock)).await;
     }
     returned
+}
+
+/// What the body of `guard`'s flight returned: a value to land, handed back
+/// with the guard, or else the call's return value, the flight failed (the
+/// stale value, if the cache serves it, instead of an uncacheable one).
+#[inline]
+pub(crate) fn led<'a, K, V, R, S>(
+    store: &MemoryStore<K, V>,
+    guard: LeaderGuard<'a, K, V>,
+    returned: R,
+    stale: Option<V>,
+) -> Result<(LeaderGuard<'a, K, V>, V), R>
+where
+    K: Hash + Eq + Clone + Send,
+    V: Clone + Send,
+    S: ReturnShape<R, Value = V>,
+{
+    match S::into_value(returned) {
+        Ok(value) => Ok((guard, value)),
+        Err(returned) => {
+            guard.fail();
+            Err(fallback::<K, V, S, R>(store, returned, stale))
+        }
+    }
 }
 
 /// Lands a leader's value, then writes it to the remote tier. A flight that

@@ -137,12 +137,27 @@ where
 {
     let store = &tiers.memory;
     let thread = nesting::this_thread();
-    let body = Call(body);
     match store.claim_to_lead(local, hash, &key, thread) {
+        Ok(seq) if tiers.remote.is_none() => {
+            // Nothing to wait for: the leader's steps, with no state machine.
+            let guard = LeaderGuard::new(store, hash, key, seq);
+            let returned = body();
+            match step::led::<K, V, R, S>(store, guard, returned, None) {
+                Ok((guard, value)) => {
+                    guard.land(&value);
+                    S::from_value(value)
+                }
+                Err(returned) => returned,
+            }
+        }
         Ok(seq) => {
             let guard = LeaderGuard::new(store, hash, key, seq);
             step::finish(step::lead::<Blocking, K, V, R, S, _>(
-                tiers, guard, None, body, false,
+                tiers,
+                guard,
+                None,
+                Call(body),
+                false,
             ))
         }
         Err(claim) => {
@@ -150,7 +165,11 @@ where
                 store.record_miss();
             }
             step::finish(step::resolve::<Blocking, K, V, R, S, _>(
-                tiers, key, claim, body, false,
+                tiers,
+                key,
+                claim,
+                Call(body),
+                false,
             ))
         }
     }
