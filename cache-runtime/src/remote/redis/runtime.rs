@@ -68,10 +68,17 @@ impl<F: Future + Unpin> Future for ByTask<F> {
     type Output = F::Output;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let outer = BY_TASK.replace(true);
-        let polled = Pin::new(&mut self.0).poll(cx);
-        BY_TASK.set(outer);
-        polled
+        let _mark = Mark(BY_TASK.replace(true));
+        Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+/// Puts back the thread's mark as it was before a poll, even one that panics.
+struct Mark(bool);
+
+impl Drop for Mark {
+    fn drop(&mut self) {
+        BY_TASK.set(self.0);
     }
 }
 
