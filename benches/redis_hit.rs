@@ -735,6 +735,6 @@ fn breaker_open(runtime: &Runtime, calls: usize, report: &mut Report) {
     }
     let _ = writeln!(
         md,
-        "\nmemocache remote stats while timed: {skipped} operations skipped by the open breaker (2 per call: GET and SET)"
+        "\nmemocache remote stats while timed: {skipped} operations skipped by the open breaker (3 per call: GET, the lock's SET NX, SET)"
     );
 }

@@ -11,7 +11,7 @@ use std::hash::Hash;
 use std::thread::LocalKey;
 
 use crate::call::handle::{handle_basics, LazyTiers};
-use crate::call::step::{self, Task, Tasks};
+use crate::call::step::{self, Mode, Task, Tasks};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::memory::claim::{Claim, Stale};
@@ -126,29 +126,33 @@ where
     // counted a miss, which a value served then turns into a hit.
     let counted_miss = claim.stale().is_none();
     let (claim, remote_asked) = match (claim, &tiers.remote) {
-        (Claim::Lead { guard, stale: None }, Some(remote)) => match remote.get(guard.key()).await {
-            Fetched::Fresh { value, fresh_for } => {
-                store.record_remote_hit();
-                guard.land_within(&value, fresh_for);
-                return S::from_value(value);
+        (Claim::Lead { guard, stale: None }, Some(remote)) => {
+            match Tasks::remote(remote.get(guard.key())).await {
+                Fetched::Fresh { value, fresh_for } => {
+                    store.record_remote_hit();
+                    guard.land_within(&value, fresh_for);
+                    return S::from_value(value);
+                }
+                Fetched::Stale { value, expired_for } => {
+                    let stale = Some(Stale { value, expired_for });
+                    (Claim::Lead { guard, stale }, true)
+                }
+                Fetched::Missing => (Claim::Lead { guard, stale: None }, true),
             }
-            Fetched::Stale { value, expired_for } => {
-                let stale = Some(Stale { value, expired_for });
-                (Claim::Lead { guard, stale }, true)
+        }
+        (Claim::Wait { latch, stale: None }, Some(remote)) => {
+            match Tasks::remote(remote.get(&key)).await {
+                Fetched::Fresh { value, .. } => {
+                    store.record_remote_hit();
+                    return S::from_value(value);
+                }
+                Fetched::Stale { value, expired_for } => {
+                    let stale = Some(Stale { value, expired_for });
+                    (Claim::Wait { latch, stale }, true)
+                }
+                Fetched::Missing => (Claim::Wait { latch, stale: None }, true),
             }
-            Fetched::Missing => (Claim::Lead { guard, stale: None }, true),
-        },
-        (Claim::Wait { latch, stale: None }, Some(remote)) => match remote.get(&key).await {
-            Fetched::Fresh { value, .. } => {
-                store.record_remote_hit();
-                return S::from_value(value);
-            }
-            Fetched::Stale { value, expired_for } => {
-                let stale = Some(Stale { value, expired_for });
-                (Claim::Wait { latch, stale }, true)
-            }
-            Fetched::Missing => (Claim::Wait { latch, stale: None }, true),
-        },
+        }
         (claim, _) => (claim, false),
     };
     let fresh_enough = claim

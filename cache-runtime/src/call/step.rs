@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::memory::claim::{Claim, LeaderGuard};
 use crate::memory::latch::{Latch, Outcome};
 use crate::memory::nesting::{self, ThreadTag};
+use crate::memory::store::MemoryStore;
 use crate::remote::tier::{Claimed, Fetched, RemoteFuture};
 use crate::shape::ReturnShape;
 
@@ -75,6 +76,9 @@ impl Mode for Tasks {
     }
 
     async fn remote<T>(operation: RemoteFuture<T>) -> T {
+        // The Redis tier then sends from this task, with no hop.
+        #[cfg(feature = "redis")]
+        let operation = crate::remote::redis::runtime::awaited_by_task(operation);
         operation.await
     }
 }
@@ -228,29 +232,17 @@ where
             }
         }
     }
-    let returned = match S::into_value(body.lead(&guard).await) {
-        Ok(value) => {
-            land_and_write::<M, K, V>(tiers, guard, &value).await;
+    let returned = body.lead(&guard).await;
+    let returned = match led::<K, V, R, S>(&tiers.memory, guard, returned, stale) {
+        Led::Land {
+            guard,
+            value,
+            rearm,
+        } => {
+            land_and_write::<M, K, V>(tiers, guard, &value, rearm).await;
             S::from_value(value)
         }
-        Err(returned) => match stale_to_serve(tiers.memory.config(), stale) {
-            Some((value, window)) => {
-                let write = tiers
-                    .remote
-                    .as_ref()
-                    .map(|remote| remote.rearm(guard.key(), &value, window));
-                if guard.rearm(&value, window) {
-                    if let Some(write) = write {
-                        M::remote(write).await;
-                    }
-                }
-                S::from_value(value)
-            }
-            None => {
-                guard.fail();
-                returned
-            }
-        },
+        Led::Return(returned) => returned,
     };
     if let (Some(remote), Some(lock)) = (&tiers.remote, lock) {
         // After the write: the processes waiting on the lock find the value.
@@ -259,21 +251,73 @@ where
     returned
 }
 
-/// Lands a leader's value, then writes it to the remote tier. A flight that
-/// an invalidation detached computed an outdated value: it goes nowhere, the
-/// remote tier included.
+/// What a leader does with what its body returned.
+pub(crate) enum Led<'a, K: Hash + Eq + Clone + Send, V: Clone + Send, R> {
+    /// Land `value` and hand it to the waiters: fresh as the policy says, or,
+    /// re-armed by `stale_if_error` after a failed body, for `rearm`.
+    Land {
+        guard: LeaderGuard<'a, K, V>,
+        value: V,
+        rearm: Option<Duration>,
+    },
+    /// The flight failed and nothing stale is served: return this.
+    Return(R),
+}
+
+/// What the body of `guard`'s flight returned: a value to land (the stale
+/// value, re-armed for the retry window, if the body failed and the cache
+/// serves it), or else the call's return value, the flight failed.
 #[inline]
-async fn land_and_write<M, K, V>(tiers: &Tiers<K, V>, guard: LeaderGuard<'_, K, V>, value: &V)
+pub(crate) fn led<'a, K, V, R, S>(
+    store: &MemoryStore<K, V>,
+    guard: LeaderGuard<'a, K, V>,
+    returned: R,
+    stale: Option<V>,
+) -> Led<'a, K, V, R>
 where
+    K: Hash + Eq + Clone + Send,
+    V: Clone + Send,
+    S: ReturnShape<R, Value = V>,
+{
+    match S::into_value(returned) {
+        Ok(value) => Led::Land {
+            guard,
+            value,
+            rearm: None,
+        },
+        Err(returned) => match stale_to_serve(store.config(), stale) {
+            Some((value, window)) => Led::Land {
+                guard,
+                value,
+                rearm: Some(window),
+            },
+            None => {
+                guard.fail();
+                Led::Return(returned)
+            }
+        },
+    }
+}
+
+/// Lands a leader's value (re-armed for `rearm`, if given), then writes it
+/// to the remote tier. A flight that an invalidation detached computed an
+/// outdated value: it goes nowhere, the remote tier included.
+#[inline]
+async fn land_and_write<M, K, V>(
+    tiers: &Tiers<K, V>,
+    guard: LeaderGuard<'_, K, V>,
+    value: &V,
+    rearm: Option<Duration>,
+) where
     M: Mode,
     K: Hash + Eq + Clone + Send,
     V: Clone + Send,
 {
-    let write = tiers
-        .remote
-        .as_ref()
-        .map(|remote| remote.put(guard.key(), value));
-    if guard.land(value) {
+    let write = tiers.remote.as_ref().map(|remote| match rearm {
+        None => remote.put(guard.key(), value),
+        Some(window) => remote.rearm(guard.key(), value, window),
+    });
+    if guard.land_or_rearm(value, rearm) {
         if let Some(write) = write {
             M::remote(write).await;
         }
@@ -342,5 +386,5 @@ pub(crate) async fn refresh<K, V, R, S, B>(
         guard.fail();
         return;
     };
-    land_and_write::<Tasks, K, V>(tiers, guard, &value).await;
+    land_and_write::<Tasks, K, V>(tiers, guard, &value, None).await;
 }

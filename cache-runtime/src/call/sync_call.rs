@@ -5,7 +5,7 @@ use std::hash::Hash;
 use std::thread::LocalKey;
 
 use crate::call::handle::{handle_basics, LazyTiers, Tiers};
-use crate::call::step::{self, Blocking, Call};
+use crate::call::step::{self, Blocking, Call, Led};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::memory::claim::LeaderGuard;
@@ -137,12 +137,31 @@ where
 {
     let store = &tiers.memory;
     let thread = nesting::this_thread();
-    let body = Call(body);
     match store.claim_to_lead(local, hash, &key, thread) {
+        Ok(seq) if tiers.remote.is_none() => {
+            // Nothing to wait for: the leader's steps, with no state machine.
+            let guard = LeaderGuard::new(store, hash, key, seq);
+            let returned = body();
+            match step::led::<K, V, R, S>(store, guard, returned, None) {
+                Led::Land {
+                    guard,
+                    value,
+                    rearm,
+                } => {
+                    guard.land_or_rearm(&value, rearm);
+                    S::from_value(value)
+                }
+                Led::Return(returned) => returned,
+            }
+        }
         Ok(seq) => {
             let guard = LeaderGuard::new(store, hash, key, seq);
             step::finish(step::lead::<Blocking, K, V, R, S, _>(
-                tiers, guard, None, body, false,
+                tiers,
+                guard,
+                None,
+                Call(body),
+                false,
             ))
         }
         Err(claim) => {
@@ -150,7 +169,11 @@ where
                 store.record_miss();
             }
             step::finish(step::resolve::<Blocking, K, V, R, S, _>(
-                tiers, key, claim, body, false,
+                tiers,
+                key,
+                claim,
+                Call(body),
+                false,
             ))
         }
     }

@@ -106,6 +106,15 @@ impl<'a, K: Hash + Eq + Clone + Send, V: Clone + Send> LeaderGuard<'a, K, V> {
         self.land_for(value, Lifetime::Exactly(window))
     }
 
+    /// [`Self::land`], or [`Self::rearm`] for `Some(window)`.
+    #[inline]
+    pub(crate) fn land_or_rearm(self, value: &V, rearm: Option<Duration>) -> bool {
+        match rearm {
+            None => self.land(value),
+            Some(window) => self.rearm(value, window),
+        }
+    }
+
     fn land_for(mut self, value: &V, lifetime: Lifetime) -> bool {
         self.store
             .land(self.hash, &mut self.key, self.seq, Ok(value), lifetime)

@@ -2,7 +2,8 @@
 //! feature `redis-cluster`), behind a deadline and a circuit breaker.
 //!
 //! The connection is made lazily, so a process starts and serves with Redis
-//! down. Every operation runs on the library's runtime under its deadline; a
+//! down. Every operation runs under its deadline, in the library runtime's
+//! context (on the caller's task for an async caller, else hopping onto it); a
 //! failure or a timeout counts against the breaker, and when the breaker
 //! opens the connection is dropped, to be made anew by the next operation it
 //! admits. That is what recovers from a frozen server (whose connection only
@@ -186,18 +187,20 @@ impl Link {
         if admission == Admission::Skip {
             return Err(Failure::Skipped);
         }
-        // Sent, timed and recorded on the library's runtime, so that the
-        // breaker learns the outcome even when the caller's future is dropped
-        // meanwhile: a probe never recorded would keep the breaker half-open,
-        // skipping Redis, for good.
+        // Sent, timed and recorded to the end even when the caller's future
+        // is dropped meanwhile: a probe never recorded would keep the breaker
+        // half-open, skipping Redis, for good.
         let link = Arc::clone(&self);
-        runtime::spawn(async move {
+        let operation = async move {
             let outcome = link.send(&cmd).await;
             link.record(admission, &outcome);
             outcome
-        })
-        .await
-        .unwrap_or_else(|join| {
+        };
+        if runtime::polled_by_task() {
+            // No hop onto the library's runtime for an async caller.
+            return runtime::on_caller_task(operation).await;
+        }
+        runtime::spawn(operation).await.unwrap_or_else(|join| {
             let outcome = Err(Failure::Failed(join.to_string()));
             self.record(admission, &outcome);
             outcome
@@ -266,7 +269,7 @@ impl Link {
         tracker.register(prefix, sink);
     }
 
-    /// The connection, made now (on the library's runtime) if there is none.
+    /// The connection, made now (in the library runtime's context) if there is none.
     fn manager(&self) -> Result<Connection, Failure> {
         let client = self
             .client
