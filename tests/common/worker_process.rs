@@ -1,5 +1,5 @@
 //! Drives `redis_worker` processes (tests/workers/redis_worker.rs), the
-//! example `cargo test` builds: each one a tiered cache in a process of its
+//! binary of this package that `cargo test` builds: each one a tiered cache in a process of its
 //! own, told what to do on standard input and answering on standard output.
 //!
 //! Included with `#[path = "common/worker_process.rs"] mod worker_process;`.
