@@ -319,12 +319,22 @@ fn stale_if_error_serves_the_expired_value_on_err_only() {
     assert_eq!(
         call(Err("still down")),
         Ok(1),
-        "still held after serving it stale"
+        "re-armed for the retry window: served again"
     );
-    assert_eq!(call(Ok(2)), Ok(2), "expired, body succeeded: the new value");
+    assert_eq!(
+        RUNS.load(SeqCst),
+        2,
+        "the failing body is left alone in the window"
+    );
+    time.advance(memocache_runtime::DEFAULT_STALE_RETRY + UNIT);
+    assert_eq!(
+        call(Ok(2)),
+        Ok(2),
+        "window passed, body succeeded: the new value"
+    );
     assert_eq!(CACHE.get(&1), Some(2), "and it is stored");
     assert_eq!(call(Err("down")), Ok(2), "a live hit");
-    assert_eq!(RUNS.load(SeqCst), 4);
+    assert_eq!(RUNS.load(SeqCst), 3);
 
     // A key that never had a good value gets the error.
     let other: Result<u32, &str> = call_sync(&CACHE, 2, Fallible, || Err("down"));

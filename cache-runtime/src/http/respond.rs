@@ -133,15 +133,16 @@ pub(crate) fn answer<B>(
 ) -> Response<CacheBody<B>> {
     let settings = &shared.settings;
     let now_ms = shared.clock.now_ms();
-    let age = age(now_ms.saturating_sub(entry.stored_ms) / 1000);
+    let age_s = now_ms.saturating_sub(entry.stored_ms) / 1000;
+    let age = age(age_s);
     let cache_control = match &settings.cache_control {
-        CacheControl::Remaining => {
-            let left_ms = match x_cache {
-                XCache::Stale => 0,
-                _ => (entry.stored_ms.saturating_add(entry.ttl_ms)).saturating_sub(now_ms),
-            };
-            Some(max_age(left_ms / 1000))
-        }
+        // The lifetime less the `Age` sent with it, both in whole seconds,
+        // as a client computes freshness (RFC 9111 § 4.2): rounding each
+        // on its own would tell 299 of a 300 s entry a millisecond old.
+        CacheControl::Remaining => Some(max_age(match x_cache {
+            XCache::Stale => 0,
+            _ => (entry.ttl_ms / 1000).saturating_sub(age_s),
+        })),
         CacheControl::Lifetime => Some(max_age(entry.ttl_ms / 1000)),
         CacheControl::Fixed(value) => Some(value.clone()),
         CacheControl::Origin => entry.origin_cache_control.clone(),
