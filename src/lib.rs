@@ -1,39 +1,77 @@
-//! # memocache
-//!
-//! Memoize a function with one attribute. `#[cached]` wraps a synchronous
-//! function: every later call with the same arguments returns from a sized,
-//! sharded LRU in process memory, with an optional TTL per entry, computed once
-//! per key even when many threads ask at the same time.
-//!
-//! ```
-//! use memocache::cached;
-//!
-//! #[cached(size = 1000, ttl = "10m")]
-//! fn slow_square(n: u64) -> u64 {
-//!     n * n
-//! }
-//!
-//! assert_eq!(slow_square(7), 49); // runs the body
-//! assert_eq!(slow_square(7), 49); // answered from the cache
-//! assert_eq!(SLOW_SQUARE.stats().hits, 1);
-//! SLOW_SQUARE.invalidate(&7);
-//! ```
-//!
-//! Every annotated function gets a handle static named after it in capitals
-//! (`SLOW_SQUARE`), a [`Cache`], to invalidate, clear, read or insert entries
-//! and read [`Stats`]. See the README for every attribute option and the exact
-//! semantics.
+#![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
 #[cfg(feature = "tokio")]
 pub use memocache_macros::async_cached;
 pub use memocache_macros::cached;
+/// The handle of an `#[async_cached]` function.
+///
+/// ```
+/// use memocache::async_cached;
+///
+/// #[async_cached(size = 100, ttl = "5m")]
+/// async fn profile(user: u64) -> String {
+///     format!("profile of {user}")
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// profile(7).await;
+/// assert_eq!(PROFILE.get(&7).await.as_deref(), Some("profile of 7"));
+/// PROFILE.insert(8, "preloaded".to_string()).await; // as if the function returned it
+/// assert_eq!(profile(8).await, "preloaded");
+/// assert!(PROFILE.invalidate(&7).await);
+/// PROFILE.clear().await;
+/// assert!(PROFILE.is_empty());
+/// # }
+/// ```
 #[cfg(feature = "tokio")]
 pub use memocache_runtime::AsyncCache;
+/// The handle of a `#[cached]` function: a static named after the function
+/// in capitals.
+///
+/// ```
+/// use memocache::cached;
+///
+/// #[cached(size = 100)]
+/// fn word_count(text: &str) -> usize {
+///     text.split_whitespace().count()
+/// }
+///
+/// word_count("a b c");
+/// assert_eq!(WORD_COUNT.get("a b c"), Some(3)); // the key as the function derives it
+/// WORD_COUNT.insert("x y".to_string(), 9);      // as if the function returned it
+/// assert_eq!(word_count("x y"), 9);
+/// assert!(WORD_COUNT.invalidate("a b c"));
+/// assert_eq!(WORD_COUNT.len(), 1);
+/// WORD_COUNT.clear();
+/// assert!(WORD_COUNT.is_empty());
+/// ```
+pub use memocache_runtime::Cache;
+/// What a cache counted, from its handle's `stats()`.
+///
+/// ```
+/// use memocache::cached;
+///
+/// #[cached(size = 2)]
+/// fn double(n: u64) -> u64 { n * 2 }
+///
+/// double(1); // a miss: runs the body
+/// double(1); // a hit
+/// double(2);
+/// double(3); // the cache holds 2 entries: one is evicted
+/// let stats = DOUBLE.stats();
+/// assert_eq!((stats.hits, stats.misses, stats.evictions), (1, 3, 1));
+/// assert_eq!((stats.len, stats.capacity), (2, Some(2)));
+/// assert_eq!(stats.hit_ratio(), 0.25);
+/// ```
+pub use memocache_runtime::Stats;
 pub use memocache_runtime::{
-    Cache, Capacity, Clock, Config, Fetched, Lookup, MemoryStore, MockTime, RemoteFactory,
-    RemoteFuture, RemoteStats, RemoteTier, Stats, DEFAULT_SIZE, DEFAULT_STALE_RETRY,
+    AlreadyInUse, Capacity, Clock, Config, Fetched, Lookup, MemoryStore, MockTime, RemoteFactory,
+    RemoteFuture, RemoteStats, RemoteTier, Settings, DEFAULT_SIZE, DEFAULT_STALE_RETRY,
 };
+
+pub use memocache_runtime::bounds;
 
 /// The Redis store (feature `redis`): where Redis is and how long to wait for
 /// it, and the codecs of its values.

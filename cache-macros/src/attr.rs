@@ -35,6 +35,38 @@ impl<T> Opt<T> {
     }
 }
 
+/// The value of `size`, `version` and the durations: a literal, checked and
+/// computed here, or any other expression (`CACHE_SIZE`, `Duration::from_secs(60)`),
+/// which the type checker checks in a typed `const` of the generated code.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Given<T> {
+    /// A literal's value (in nanoseconds, for a duration).
+    Literal(T),
+    /// A const expression: `usize` for `size`, `u64` for `version`,
+    /// `std::time::Duration` for a duration.
+    Const(Expr),
+}
+
+/// Whether `value` is written as a literal (`10`, `"10m"`, `-1`), whose
+/// mistakes this crate reports, rather than as a const expression.
+fn literal(value: &Expr) -> bool {
+    match value {
+        Expr::Lit(_) => true,
+        Expr::Unary(unary) => matches!(unary.op, syn::UnOp::Neg(_)) && literal(&unary.expr),
+        Expr::Group(group) => literal(&group.expr),
+        _ => false,
+    }
+}
+
+/// `check(value)` for a literal, else the expression as it is.
+fn given<T>(value: &Expr, check: impl FnOnce(&Expr) -> syn::Result<T>) -> syn::Result<Given<T>> {
+    if literal(value) {
+        check(value).map(Given::Literal)
+    } else {
+        Ok(Given::Const(value.clone()))
+    }
+}
+
 /// A flag option such as `sliding`: just its name token.
 pub(crate) type Flag = Opt<()>;
 
@@ -70,27 +102,27 @@ pub(crate) enum Returns {
 /// Every option of both attributes, as given; `None` when not written.
 #[derive(Default)]
 pub(crate) struct Options {
-    pub(crate) size: Option<Opt<u64>>,
+    pub(crate) size: Option<Opt<Given<u64>>>,
     pub(crate) unbounded: Option<Flag>,
     /// In nanoseconds.
-    pub(crate) ttl: Option<Opt<u64>>,
+    pub(crate) ttl: Option<Opt<Given<u64>>>,
     pub(crate) sliding: Option<Flag>,
     /// A path to (or a closure coercible to) `fn(&V) -> Option<Duration>`.
     pub(crate) ttl_fn: Option<Opt<Expr>>,
     pub(crate) key: Option<Opt<Expr>>,
     pub(crate) key_type: Option<Opt<Type>>,
     /// In nanoseconds.
-    pub(crate) none_ttl: Option<Opt<u64>>,
+    pub(crate) none_ttl: Option<Opt<Given<u64>>>,
     pub(crate) skip_none: Option<Flag>,
     /// The retry window in nanoseconds, when written (`stale_if_error = "30s"`).
     pub(crate) stale_if_error: Option<Opt<Option<u64>>>,
     pub(crate) returns: Option<Opt<Returns>>,
     /// In nanoseconds.
-    pub(crate) refresh_ahead: Option<Opt<u64>>,
+    pub(crate) refresh_ahead: Option<Opt<Given<u64>>>,
     pub(crate) single_flight: Option<Opt<bool>>,
     pub(crate) store: Option<Opt<Store>>,
     pub(crate) namespace: Option<Opt<String>>,
-    pub(crate) version: Option<Opt<u64>>,
+    pub(crate) version: Option<Opt<Given<u64>>>,
     pub(crate) codec: Option<Opt<Codec>>,
     pub(crate) name: Option<Opt<Ident>>,
     pub(crate) krate: Option<Opt<syn::Path>>,
@@ -218,21 +250,17 @@ impl Options {
                     expr: &expr,
                 };
                 match option.as_str() {
-                    "size" => self.size = errors.ok(at.opt(size(&expr))),
-                    "version" => self.version = errors.ok(at.opt(version(&expr))),
-                    "ttl" => {
-                        let hint =
-                            "remove `ttl` to keep entries until they are evicted or invalidated";
-                        self.ttl = errors.ok(at.opt(duration_nanos(&name, &expr, hint)));
-                    }
-                    "none_ttl" => {
-                        let hint = "to store no `None` result at all, write `skip_none` instead";
-                        self.none_ttl = errors.ok(at.opt(duration_nanos(&name, &expr, hint)));
-                    }
-                    "refresh_ahead" => {
-                        let hint =
-                            "remove `refresh_ahead` to recompute expired entries in the foreground";
-                        self.refresh_ahead = errors.ok(at.opt(duration_nanos(&name, &expr, hint)));
+                    "size" => self.size = errors.ok(at.opt(given(&expr, size))),
+                    "version" => self.version = errors.ok(at.opt(given(&expr, version))),
+                    "ttl" | "none_ttl" | "refresh_ahead" => {
+                        let hint = duration::zero_hint(&option);
+                        let value =
+                            errors.ok(at.opt(given(&expr, |e| duration_nanos(&name, e, hint))));
+                        *match option.as_str() {
+                            "ttl" => &mut self.ttl,
+                            "none_ttl" => &mut self.none_ttl,
+                            _ => &mut self.refresh_ahead,
+                        } = value;
                     }
                     "single_flight" => {
                         self.single_flight = errors.ok(at.opt(boolean(&name, &expr)))
@@ -381,7 +409,8 @@ fn size(value: &Expr) -> syn::Result<u64> {
     let int = int(value).ok_or_else(|| {
         syn::Error::new_spanned(
             value,
-            "`size` takes an integer literal, the most entries the cache holds: `size = 1_000`",
+            "`size` takes an integer, the most entries the cache holds: `size = 1_000`, \
+             or a const expression of type `usize`: `size = CACHE_SIZE`",
         )
     })?;
     match int.base10_parse::<u64>()? {
@@ -397,7 +426,7 @@ fn version(value: &Expr) -> syn::Result<u64> {
     let int = int(value).ok_or_else(|| {
         syn::Error::new_spanned(
             value,
-            "`version` takes an integer literal (a `u64`): `version = 2`",
+            "`version` takes an integer: `version = 2`, or a const expression of type `u64`",
         )
     })?;
     int.base10_parse::<u64>()
@@ -582,17 +611,23 @@ mod tests {
             ),
         )
         .unwrap();
-        assert_eq!(o.size.unwrap().value, 1000);
-        assert_eq!(o.ttl.unwrap().value, 5400 * 1_000_000_000);
+        assert_eq!(o.size.unwrap().value, Given::Literal(1000));
+        assert_eq!(o.ttl.unwrap().value, Given::Literal(5400 * 1_000_000_000));
         assert!(o.sliding.is_some() && o.skip_none.is_some() && o.stale_if_error.is_some());
         assert!(o.ttl_fn.is_some() && o.key.is_some() && o.key_type.is_some());
-        assert_eq!(o.none_ttl.unwrap().value, 30 * 1_000_000_000);
-        assert_eq!(o.refresh_ahead.unwrap().value, 30 * 1_000_000_000);
+        assert_eq!(
+            o.none_ttl.unwrap().value,
+            Given::Literal(30 * 1_000_000_000)
+        );
+        assert_eq!(
+            o.refresh_ahead.unwrap().value,
+            Given::Literal(30 * 1_000_000_000)
+        );
         assert!(!o.single_flight.unwrap().value);
         assert_eq!(o.store.unwrap().value, Store::Memory);
         assert_eq!(o.returns.unwrap().value, Returns::Result);
         assert_eq!(o.namespace.unwrap().value, "shop:product");
-        assert_eq!(o.version.unwrap().value, 3);
+        assert_eq!(o.version.unwrap().value, Given::Literal(3));
         assert_eq!(o.codec.unwrap().value, Codec::Json);
         assert_eq!(o.name.unwrap().value, "PRICES");
         let krate = o.krate.unwrap().value;
@@ -638,7 +673,9 @@ mod tests {
     #[test]
     fn value_errors() {
         assert!(error(quote!(size = 0)).contains("at least 1"));
-        assert!(error(quote!(size = "10")).contains("integer literal"));
+        assert!(error(quote!(size = "10")).contains("`size` takes an integer"));
+        assert!(error(quote!(size = -1)).contains("`size` takes an integer"));
+        assert!(error(quote!(ttl = -5)).contains("negative"));
         assert!(error(quote!(size)).contains("`size` needs a value: `size = 1000`"));
         assert!(error(quote!(size = , ttl = 1)).contains("`size =` needs a value"));
         assert!(error(quote!(sliding = true)).contains("flag and takes no value"));
@@ -656,6 +693,30 @@ mod tests {
         assert!(error(quote!(returns = "option")).starts_with("`returns` has no \"option\""));
         assert!(error(quote!(returns = result)).contains("`returns` takes a string"));
         assert!(error(quote!("size")).contains("expected an option"));
+    }
+
+    #[test]
+    fn const_expressions() {
+        let o = parse(
+            Flavor::Async,
+            quote!(
+                size = CACHE_SIZE,
+                ttl = config::TTL,
+                none_ttl = Duration::from_secs(5),
+                refresh_ahead = { WINDOW },
+                version = 2 + 1
+            ),
+        )
+        .unwrap();
+        let expr = |given: Given<u64>| match given {
+            Given::Const(expr) => expr.to_token_stream().to_string(),
+            Given::Literal(n) => panic!("a literal: {n}"),
+        };
+        assert_eq!(expr(o.size.unwrap().value), "CACHE_SIZE");
+        assert_eq!(expr(o.ttl.unwrap().value), "config :: TTL");
+        assert_eq!(expr(o.none_ttl.unwrap().value), "Duration :: from_secs (5)");
+        assert_eq!(expr(o.refresh_ahead.unwrap().value), "{ WINDOW }");
+        assert_eq!(expr(o.version.unwrap().value), "2 + 1");
     }
 
     #[test]

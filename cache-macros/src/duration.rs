@@ -9,6 +9,15 @@ use syn::{Expr, ExprLit, ExprUnary, Lit, UnOp};
 const HOW: &str = "write a string such as \"500ms\", \"90s\", \"10m\" or \"1h30m\", \
                    or an integer number of seconds";
 
+/// What to write instead of a zero duration for `option`.
+pub(crate) fn zero_hint(option: &str) -> &'static str {
+    match option {
+        "ttl" => "remove `ttl` to keep entries until they are evicted or invalidated",
+        "none_ttl" => "to store no `None` result at all, write `skip_none` instead",
+        _ => "remove `refresh_ahead` to recompute expired entries in the foreground",
+    }
+}
+
 /// Parses the value of the duration option `option` (for messages).
 /// A zero duration is an error: none of the options has a use for it, and
 /// the message says what to write instead (`zero_hint`).

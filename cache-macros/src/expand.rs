@@ -1,6 +1,7 @@
 //! Code generation. The generated code stays small: it computes the key,
 //! then hands the key and the body (as a closure or a future) to a generic
-//! function of `memocache::__private`, which does all the caching.
+//! function of `memocache::bounds::call` (which asserts that the key and value
+//! can be cached) and on to the runtime, which does all the caching.
 //!
 //! A free function becomes
 //!
@@ -8,7 +9,7 @@
 //! fn name(args) -> R {
 //!     thread_local! { static __MEMOCACHE_SLOT: ThreadSlot<K, V> = ... }
 //!     let __memocache_key: K = /* key from the arguments */;
-//!     memocache::__private::call_sync_in(&NAME, &__MEMOCACHE_SLOT, __memocache_key, SHAPE, || -> R { body })
+//!     memocache::bounds::call::cached(&NAME, &__MEMOCACHE_SLOT, __memocache_key, SHAPE, || -> R { body })
 //! }
 //! type __memocache_name = memocache::__private::Returns<R, { /* is R a Result? */ }>;
 //! static NAME: memocache::Cache<K, V> = memocache::Cache::new(/* const config */);
@@ -22,12 +23,13 @@
 //! function `name_cache()`, since an `impl` block cannot hold a static, and
 //! the alias inside that function and inside the method.
 
-use crate::attr::{Codec, Returns, Store};
+use crate::attr::{Codec, Given, Opt, Returns, Store};
 use crate::flavor::Flavor;
 use crate::signature::{Shape, Split};
 use crate::validate::{self, Plan};
 use proc_macro2::{Literal, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned;
 use syn::visit_mut::{self, VisitMut};
 use syn::{AttrStyle, FnArg, Ident};
 
@@ -72,7 +74,11 @@ pub(crate) fn expand(plan: &Plan) -> TokenStream {
         }
     } else {
         let func = function(plan, &split, quote!(&#handle), TokenStream::new());
+        // Before the function, so that rustc reports a type that cannot be
+        // cached at the argument or return type first.
+        let bounds = bounds(plan, &split);
         quote! {
+            #bounds
             #func
             #alias
             #checks
@@ -244,10 +250,10 @@ fn function(plan: &Plan, split: &Value, cache: TokenStream, alias: TokenStream) 
     let future = quote!(async move { let #out: #ret = #block; #out });
     let call = match (plan.flavor, &plan.options.refresh_ahead) {
         (Flavor::Sync, _) => quote! {
-            #krate::__private::call_sync_in(#cache, &#slot, #key, #shape, || -> #ret #block)
+            #krate::bounds::call::cached(#cache, &#slot, #key, #shape, || -> #ret #block)
         },
         (Flavor::Async, None) => quote! {
-            #krate::__private::call_async(#cache, &#slot, #key, #shape, #future).await
+            #krate::bounds::call::async_cached(#cache, &#slot, #key, #shape, #future).await
         },
         (Flavor::Async, Some(_)) => {
             // A factory that a background refresh can call again: each call
@@ -265,17 +271,25 @@ fn function(plan: &Plan, split: &Value, cache: TokenStream, alias: TokenStream) 
                     }
                 });
             quote! {
-                #krate::__private::call_async_refreshing(#cache, &#slot, #key, #shape, move || { #(#rebind)* #future }).await
+                #krate::bounds::call::async_refreshing(#cache, &#slot, #key, #shape, move || { #(#rebind)* #future }).await
             }
         }
     };
     let (key_type, key_value) = (&plan.key.ty, &plan.key.value);
     let value_type = split.ty();
+    // A method's assertions go in its body, with the alias; a free
+    // function's before it (see `expand`).
+    let bounds = if plan.is_method() {
+        bounds(plan, split)
+    } else {
+        TokenStream::new()
+    };
     quote! {
         #(#outer)*
         #vis #sig {
             #(#inner)*
             #alias
+            #bounds
             ::std::thread_local! {
                 static #slot: #krate::__private::ThreadSlot<#key_type, #value_type> =
                     const { #krate::__private::ThreadSlot::new() };
@@ -284,6 +298,49 @@ fn function(plan: &Plan, split: &Value, cache: TokenStream, alias: TokenStream) 
             #call
         }
     }
+}
+
+/// Const assertions that the key's parts and the value can be cached, each
+/// spanned on the type the user wrote, so that rustc reports a type that
+/// cannot at that argument or at the return type, in the words of
+/// `memocache::bounds`.
+fn bounds(plan: &Plan, split: &Value) -> TokenStream {
+    let krate = &plan.krate;
+    let mut bounds = TokenStream::new();
+    for (ty, span) in &plan.key.parts {
+        let ty = respan(ty.clone(), *span);
+        bounds.extend(quote_spanned! {*span=>
+            const _: () = #krate::bounds::key_part::<#ty>();
+        });
+    }
+    let span = match &plan.output.split {
+        Split::Written { value, .. } => value.span(),
+        Split::Probed => plan.output.ty.span(),
+    };
+    let value = respan(split.ty(), span);
+    bounds.extend(quote_spanned! {span=>
+        const _: () = #krate::bounds::cache_value::<#value>();
+    });
+    bounds
+}
+
+/// `tokens` with every span set to `span`, so that an error about a
+/// generated type points where the user wrote it.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            if let proc_macro2::TokenTree::Group(group) = &token {
+                let mut inner =
+                    proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
+                inner.set_span(span);
+                token = inner.into();
+            } else {
+                token.set_span(span);
+            }
+            token
+        })
+        .collect()
 }
 
 /// Removes `mut` from the bindings of a pattern.
@@ -303,7 +360,21 @@ fn config(plan: &Plan, split: &Value) -> TokenStream {
     let o = &plan.options;
     let krate = &plan.krate;
     let value = split.ty();
-    let duration = |nanos: u64| quote!(#krate::__private::Duration::from_nanos(#nanos));
+    let duration = |option: &Opt<Given<u64>>| match &option.value {
+        Given::Literal(nanos) => quote!(#krate::__private::Duration::from_nanos(#nanos)),
+        Given::Const(expr) => konst(
+            expr,
+            quote!(#krate::__private::Duration),
+            Some((
+                quote!(!__MEMOCACHE_VALUE.is_zero()),
+                format!(
+                    "`{}` must be longer than zero; {}",
+                    option.name,
+                    crate::duration::zero_hint(&option.name.to_string())
+                ),
+            )),
+        ),
+    };
     let namespace = match &o.namespace {
         Some(namespace) => namespace.tokens.clone(),
         None => {
@@ -314,14 +385,33 @@ fn config(plan: &Plan, split: &Value) -> TokenStream {
     };
     let mut chain = quote!(#krate::__private::Config::<#value>::new(#namespace));
     if let Some(size) = &o.size {
-        let size = Literal::u64_unsuffixed(size.value);
-        chain.extend(quote_spanned!(size.span()=> .size(#size)));
+        let mut entries = match &size.value {
+            Given::Literal(n) => Literal::u64_unsuffixed(*n).into_token_stream(),
+            Given::Const(expr) => konst(
+                expr,
+                quote!(usize),
+                Some((
+                    quote!(__MEMOCACHE_VALUE >= 1),
+                    "`size` must be at least 1: it is the most entries the cache holds; \
+                     for a cache without a bound write `unbounded` instead"
+                        .to_string(),
+                )),
+            ),
+        };
+        if let Given::Const(_) = &size.value {
+            // The assertion reports 0; 1 keeps `Config::size` from reporting it again.
+            entries = quote!({
+                let entries: usize = #entries;
+                if entries == 0 { 1 } else { entries }
+            });
+        }
+        chain.extend(quote_spanned!(size.name.span()=> .size(#entries)));
     }
     if let Some(unbounded) = &o.unbounded {
         chain.extend(quote_spanned!(unbounded.name.span()=> .unbounded()));
     }
     if let Some(ttl) = &o.ttl {
-        let ttl_value = duration(ttl.value);
+        let ttl_value = duration(ttl);
         chain.extend(quote_spanned!(ttl.name.span()=> .ttl(#ttl_value)));
     }
     if let Some(sliding) = &o.sliding {
@@ -332,7 +422,7 @@ fn config(plan: &Plan, split: &Value) -> TokenStream {
         chain.extend(quote_spanned!(ttl_fn.name.span()=> .ttl_fn(#path)));
     }
     if let Some(none_ttl) = &o.none_ttl {
-        let none_ttl_value = duration(none_ttl.value);
+        let none_ttl_value = duration(none_ttl);
         chain.extend(quote_spanned!(none_ttl.name.span()=> .none_ttl(#none_ttl_value)));
     }
     if let Some(skip_none) = &o.skip_none {
@@ -352,14 +442,17 @@ fn config(plan: &Plan, split: &Value) -> TokenStream {
         });
     }
     if let Some(refresh) = &o.refresh_ahead {
-        let refresh_value = duration(refresh.value);
+        let refresh_value = duration(refresh);
         chain.extend(quote_spanned!(refresh.name.span()=> .refresh_ahead(#refresh_value)));
     }
     if let Some(single_flight) = o.single_flight.as_ref().filter(|s| !s.value) {
         chain.extend(quote_spanned!(single_flight.name.span()=> .single_flight(false)));
     }
     if let Some(version) = &o.version {
-        let number = Literal::u64_unsuffixed(version.value);
+        let number = match &version.value {
+            Given::Literal(n) => Literal::u64_unsuffixed(*n).into_token_stream(),
+            Given::Const(expr) => konst(expr, quote!(u64), None),
+        };
         chain.extend(quote_spanned!(version.name.span()=> .version(#number)));
     }
     if let Some(store) = o.store.as_ref().filter(|s| s.value == Store::Redis) {
@@ -368,6 +461,25 @@ fn config(plan: &Plan, split: &Value) -> TokenStream {
         }
     }
     chain
+}
+
+/// A block that evaluates `expr` as a `const` of type `ty`, so that a value
+/// of another type is a type error at `expr`, and that asserts `check` of it
+/// (an expression of `__MEMOCACHE_VALUE`) with `message` at compile time.
+fn konst(expr: &syn::Expr, ty: TokenStream, check: Option<(TokenStream, String)>) -> TokenStream {
+    let span = expr.span();
+    let check = check.map(|(holds, message)| {
+        quote_spanned! {span=>
+            const _: () = ::core::assert!(#holds, #message);
+        }
+    });
+    quote_spanned! {span=>
+        {
+            const __MEMOCACHE_VALUE: #ty = #expr;
+            #check
+            __MEMOCACHE_VALUE
+        }
+    }
 }
 
 /// Whether a Redis cache keeps a local tier in front of Redis: `size` (or
@@ -423,11 +535,56 @@ mod tests {
         let sig = signature::analyze(&mut func, &mut errors);
         let plan = validate::plan(flavor, options, func, sig, errors).unwrap();
         let file: syn::File = syn::parse2(expand(&plan)).unwrap();
+        // The bound assertions have a test of their own.
+        let bounds = format!("{} ", bounds(&plan, &Value::new(&plan)));
         file.items
             .iter()
-            .map(|i| quote!(#i).to_string())
+            .map(|i| quote!(#i).to_string().replace(&bounds, ""))
+            .filter(|i| !(i.starts_with("const _ : ()") && i.contains(":: bounds ::")))
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    #[test]
+    fn bound_assertions() {
+        let out = expanded_with_bounds(
+            quote!(key = (id, name)),
+            quote!(
+                fn get(id: u64, name: &str, db: Db) -> Result<Item, E> {
+                    todo!()
+                }
+            ),
+        );
+        let bounds = [
+            "const _ : () = :: memocache :: bounds :: key_part :: < (u64 , :: std :: string :: String) > () ; ",
+            "const _ : () = :: memocache :: bounds :: cache_value :: < :: memocache :: __private :: Value < __memocache_get > > () ;",
+        ]
+        .concat();
+        assert!(out.contains(&bounds), "{out}");
+        let out = expanded_with_bounds(
+            quote!(),
+            quote!(
+                fn get(id: u64, name: &str, #[skip] db: Db) -> Item {
+                    todo!()
+                }
+            ),
+        );
+        let bounds = [
+            "const _ : () = :: memocache :: bounds :: key_part :: < u64 > () ; ",
+            "const _ : () = :: memocache :: bounds :: key_part :: < :: std :: string :: String > () ; ",
+            "const _ : () = :: memocache :: bounds :: cache_value :: < :: memocache :: __private :: Value < __memocache_get > > () ;",
+        ]
+        .concat();
+        assert!(out.contains(&bounds), "{out}");
+    }
+
+    fn expanded_with_bounds(args: TokenStream, item: TokenStream) -> String {
+        let mut func: syn::ItemFn = syn::parse2(item).unwrap();
+        let mut errors = Errors::default();
+        let options = attr::Options::parse(Flavor::Sync, args, &mut errors).unwrap();
+        let sig = signature::analyze(&mut func, &mut errors);
+        let plan = validate::plan(Flavor::Sync, options, func, sig, errors).unwrap();
+        expand(&plan).to_string()
     }
 
     /// `Value<alias>`, `V` of a return type split by the type checker.
@@ -451,7 +608,7 @@ mod tests {
             VALUE,
             " > = const { :: memocache :: __private :: ThreadSlot :: new () } ; } ",
             "let __memocache_key : u64 = :: core :: clone :: Clone :: clone (& n) ; ",
-            ":: memocache :: __private :: call_sync_in (& SQUARE , & __MEMOCACHE_SLOT , __memocache_key , ",
+            ":: memocache :: bounds :: call :: cached (& SQUARE , & __MEMOCACHE_SLOT , __memocache_key , ",
             "< __memocache_square as :: memocache :: __private :: Split > :: SHAPE , ",
             "| | -> Option < u64 > { Some (n * n) }) }\n",
             // The type checker tells whether the return type is a `Result`.
@@ -526,7 +683,7 @@ mod tests {
         );
         assert!(
             out.contains(
-                "call_async_refreshing (& LOOKUP , & __MEMOCACHE_SLOT , __memocache_key , \
+                "async_refreshing (& LOOKUP , & __MEMOCACHE_SLOT , __memocache_key , \
                  < __memocache_get as :: facade :: memocache :: __private :: Split > :: SHAPE"
             ),
             "{out}"
@@ -670,7 +827,7 @@ mod tests {
         );
         let call = [
             "let __memocache_key : :: std :: string :: String = :: std :: borrow :: ToOwned :: to_owned (& * name) ; ",
-            ":: memocache :: __private :: call_async (& GET , & __MEMOCACHE_SLOT , __memocache_key , ",
+            ":: memocache :: bounds :: call :: async_cached (& GET , & __MEMOCACHE_SLOT , __memocache_key , ",
             "< __memocache_get as :: memocache :: __private :: Split > :: SHAPE , ",
             "async move { let __memocache_out : Vec < u8 > = { vec ! [] } ; __memocache_out }) . await }",
         ]
@@ -747,7 +904,7 @@ mod tests {
             value,
             " > = const { :: memocache :: __private :: ThreadSlot :: new () } ; } ",
             "let __memocache_key : u64 = :: core :: clone :: Clone :: clone (& id) ; ",
-            ":: memocache :: __private :: call_sync_in (Self :: price_cache () , & __MEMOCACHE_SLOT , __memocache_key , ",
+            ":: memocache :: bounds :: call :: cached (Self :: price_cache () , & __MEMOCACHE_SLOT , __memocache_key , ",
             "< __memocache_price as :: memocache :: __private :: Split > :: SHAPE , ",
             "| | -> u64 { id }) }",
         ]

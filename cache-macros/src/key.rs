@@ -15,8 +15,9 @@ use crate::errors::Errors;
 use crate::signature::{unparen, Binding, Signature};
 use crate::suggest;
 use crate::types::{self, Role};
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned;
 use syn::{Expr, Generics, Ident, Type};
 
 /// The derived key.
@@ -27,6 +28,10 @@ pub(crate) struct Key {
     pub(crate) value: TokenStream,
     /// The key as the user sees it, for the handle's docs: `` `(a, b)` ``.
     pub(crate) describe: String,
+    /// The types that make up `ty`, each with where the user wrote it (an
+    /// argument's type, `key_type`, the `key` expression), for the
+    /// assertions that they can be part of a key.
+    pub(crate) parts: Vec<(TokenStream, Span)>,
 }
 
 /// Derives the key of `sig` under `options`; `None` after recording errors.
@@ -59,11 +64,15 @@ fn chosen(
     }
     let node = errors.ok(node(expr, &bindings, key_type.is_some()))?;
     let describe = format!("`{}`", source(expr));
-    let (ty, value) = match key_type {
-        Some(ty) => (ty.to_token_stream(), convert(&node, ty)),
-        None => errors.ok(typed(&node, generics))?,
+    let (ty, value, at) = match key_type {
+        Some(ty) => (ty.to_token_stream(), convert(&node, ty), ty.span()),
+        None => {
+            let (ty, value) = errors.ok(typed(&node, generics))?;
+            (ty, value, expr.span())
+        }
     };
     Some(Key {
+        parts: vec![(ty.clone(), at)],
         ty,
         value,
         describe,
@@ -73,6 +82,7 @@ fn chosen(
 /// The default key: every binding of every argument not marked `#[skip]`.
 fn of_arguments(sig: &Signature, generics: &Generics, errors: &mut Errors) -> Option<Key> {
     let mut components = Vec::new();
+    let mut parts = Vec::new();
     let mut names = Vec::new();
     let mut complete = true;
     for arg in sig.args.iter().filter(|arg| arg.skip.is_none()) {
@@ -102,7 +112,14 @@ fn of_arguments(sig: &Signature, generics: &Generics, errors: &mut Errors) -> Op
             names.push(binding.ident.to_string());
             let ty = binding.ty.as_ref().expect("checked above");
             match errors.ok(component(binding, ty, generics)) {
-                Some(c) => components.push(c),
+                Some(c) => {
+                    let written = match unparen(ty) {
+                        Type::Reference(reference) => reference.elem.span(),
+                        ty => ty.span(),
+                    };
+                    parts.push((c.0.clone(), written));
+                    components.push(c);
+                }
                 None => complete = false,
             }
         }
@@ -128,6 +145,7 @@ fn of_arguments(sig: &Signature, generics: &Generics, errors: &mut Errors) -> Op
         ty,
         value,
         describe,
+        parts,
     })
 }
 

@@ -123,9 +123,9 @@ use proc_macro2::TokenStream as TokenStream2;
 ///
 /// | option | meaning |
 /// |---|---|
-/// | `size = N` | most entries held, `N >= 1` (the default is bounded too) |
+/// | `size = N` | most entries held, `N >= 1` (the default is bounded too); `N` may be a `usize` const expression |
 /// | `unbounded` | no bound on entries |
-/// | `ttl = "90s"` | time to live: `"500ms"`, `"10m"`, `"1h30m"`, or an integer of seconds |
+/// | `ttl = "90s"` | time to live: `"500ms"`, `"10m"`, `"1h30m"`, an integer of seconds, or a `Duration` const expression |
 /// | `sliding` | a hit renews the TTL (needs `ttl` or `ttl_fn`) |
 /// | `ttl_fn = path` | per-value TTL, a `fn(&V) -> Option<Duration>` |
 /// | `key = expr` | the key, from the arguments |
@@ -140,10 +140,213 @@ use proc_macro2::TokenStream as TokenStream2;
 /// | `single_flight = false` | no per-key coalescing of concurrent calls (on by default) |
 /// | `store = "redis"` | Redis store: needs the `redis` feature of memocache |
 /// | `namespace = "shop:product"` | stats name and Redis key prefix; default: module path and function name |
-/// | `version = N` | bump to orphan entries written by older code |
+/// | `version = N` | bump to orphan entries written by older code (an integer or a `u64` const expression) |
 /// | `codec = "json"` | Redis value encoding (`"bincode"` by default); needs `store = "redis"` |
 /// | `name = IDENT` | name of the handle |
 /// | `crate = path` | path of memocache, for crates that re-export it |
+///
+/// # Each option
+///
+/// `size = N` bounds the cache to `N` entries, least recently used out
+/// first; `N` is an integer (`N >= 1`) or a const expression of type `usize`:
+///
+/// ```
+/// # use memocache::cached;
+/// const CACHE_SIZE: usize = 2;
+///
+/// #[cached(size = CACHE_SIZE)]
+/// fn double(n: u64) -> u64 { n * 2 }
+///
+/// for n in 0..3 { double(n); }
+/// assert_eq!(DOUBLE.len(), 2);
+/// ```
+///
+/// `unbounded` lifts the bound (only TTLs and invalidation remove entries):
+///
+/// ```
+/// # use memocache::cached;
+/// #[cached(unbounded)]
+/// fn double(n: u64) -> u64 { n * 2 }
+///
+/// for n in 0..20_000 { double(n); }
+/// assert_eq!(DOUBLE.len(), 20_000);
+/// ```
+///
+/// `ttl` is how long an entry lives after it is written: a string
+/// (`"500ms"`, `"90s"`, `"10m"`, `"1h30m"`) or an integer of seconds, both
+/// checked at compile time, or a const expression of type
+/// `std::time::Duration`. `none_ttl` and `refresh_ahead` take the same forms.
+///
+/// ```
+/// # use memocache::cached;
+/// use std::time::Duration;
+/// use memocache::Clock;
+///
+/// const CACHE_TTL: Duration = Duration::from_secs(60);
+///
+/// #[cached(ttl = CACHE_TTL)]
+/// fn double(n: u64) -> u64 { n * 2 }
+///
+/// let (clock, time) = Clock::mock();
+/// DOUBLE.use_clock(clock);
+/// double(1);
+/// time.advance(Duration::from_secs(61));
+/// assert_eq!(DOUBLE.get(&1), None); // expired
+/// ```
+///
+/// Size and TTL can also come from the application's configuration at
+/// start-up, before the cache's first use, with `configure` (or `set_size`,
+/// `set_ttl`) on the handle; after first use these answer
+/// `Err(AlreadyInUse)` and change nothing:
+///
+/// ```
+/// # use memocache::cached;
+/// use std::time::Duration;
+///
+/// #[cached(size = 100, ttl = "1m")]
+/// fn double(n: u64) -> u64 { n * 2 }
+///
+/// let size: usize = std::env::var("DOUBLE_CACHE_SIZE").ok().and_then(|s| s.parse().ok()).unwrap_or(500);
+/// DOUBLE.configure(|c| c.size(size).ttl(Duration::from_secs(300))).unwrap();
+/// double(1);
+/// assert!(DOUBLE.set_size(10).is_err()); // too late: the cache is in use
+/// ```
+///
+/// `sliding` renews the TTL on every hit (it needs `ttl` or `ttl_fn`):
+///
+/// ```
+/// # use memocache::cached;
+/// #[cached(ttl = "10m", sliding)]
+/// fn session(id: u64) -> String { format!("session {id}") }
+/// # assert_eq!(session(1), "session 1");
+/// ```
+///
+/// `ttl_fn` gives each value its own TTL; `None` falls back to `ttl`:
+///
+/// ```
+/// # use memocache::cached;
+/// use std::time::Duration;
+///
+/// fn ttl_of(price: &u64) -> Option<Duration> {
+///     (*price > 100).then(|| Duration::from_secs(5))
+/// }
+///
+/// #[cached(ttl = "1h", ttl_fn = ttl_of)]
+/// fn price(id: u64) -> u64 { id * 10 }
+/// # assert_eq!(price(20), 200);
+/// ```
+///
+/// `key` chooses the key from the arguments, `key_type` gives its type when
+/// it is more than argument names, and `#[skip]` leaves an argument out:
+///
+/// ```
+/// # use memocache::cached;
+/// # #[derive(Clone)] pub struct Db;
+/// pub struct User { id: u64 }
+///
+/// #[cached(key = id)]
+/// fn by_id(db: &Db, id: u64) -> String { format!("user {id}") }
+///
+/// #[cached(key = user.id, key_type = u64)]
+/// fn greeting(user: &User) -> String { format!("hello {}", user.id) }
+///
+/// #[cached]
+/// fn by_name(#[skip] db: &Db, name: &str) -> usize { name.len() }
+///
+/// by_id(&Db, 7);
+/// greeting(&User { id: 7 });
+/// by_name(&Db, "ada");
+/// assert!(BY_ID.invalidate(&7) && GREETING.invalidate(&7) && BY_NAME.invalidate("ada"));
+/// ```
+///
+/// `none_ttl` keeps `None` results for a shorter time, `skip_none` does not
+/// keep them at all:
+///
+/// ```
+/// # use memocache::cached;
+/// #[cached(ttl = "1h", none_ttl = "30s")]
+/// fn find(id: u64) -> Option<u64> { (id > 0).then_some(id) }
+///
+/// #[cached(skip_none)]
+/// fn lookup(id: u64) -> Option<u64> { (id > 0).then_some(id) }
+///
+/// find(0);
+/// lookup(0);
+/// assert_eq!(FIND.len(), 1);
+/// assert_eq!(LOOKUP.len(), 0);
+/// ```
+///
+/// `stale_if_error` serves the last good value when the body fails:
+///
+/// ```
+/// # use memocache::cached;
+/// #[cached(ttl = "1m", stale_if_error)]
+/// fn rate(currency: String) -> Result<f64, String> { Ok(1.1) }
+/// # assert_eq!(rate("EUR".into()), Ok(1.1));
+/// ```
+///
+/// `returns = "plain"` caches every return value, `Err` included
+/// (`returns = "result"` is shown above):
+///
+/// ```
+/// # use memocache::cached;
+/// #[cached(returns = "plain")]
+/// fn parse(text: String) -> Result<u64, String> { text.parse().map_err(|_| text) }
+///
+/// assert!(parse("x".into()).is_err());
+/// assert_eq!(PARSE.get("x"), Some(Err("x".to_string())));
+/// ```
+///
+/// `single_flight = false` lets concurrent calls of one key each run the body:
+///
+/// ```
+/// # use memocache::cached;
+/// #[cached(single_flight = false)]
+/// fn cheap(n: u64) -> u64 { n + 1 }
+/// # assert_eq!(cheap(1), 2);
+/// ```
+///
+/// `namespace` names the cache in stats (and prefixes Redis keys); `version`
+/// (an integer or a `u64` const expression) tags entries so that new code
+/// ignores old ones; `name` renames the handle:
+///
+/// ```
+/// # use memocache::cached;
+/// #[cached(namespace = "shop:price", version = 2, name = PRICES)]
+/// fn price(id: u64) -> u64 { id * 10 }
+///
+/// price(1);
+/// assert_eq!(PRICES.namespace(), "shop:price");
+/// ```
+///
+/// `store = "redis"` (feature `redis`) keeps entries in Redis, `codec =
+/// "json"` (feature `json`) encodes them as JSON there; see the README's
+/// Redis section:
+///
+/// ```ignore
+/// #[async_cached(store = "redis", ttl = "10m", codec = "json", namespace = "shop:product")]
+/// async fn product(id: u64) -> Result<Product, AppError> { load(id).await }
+/// ```
+///
+/// `crate` is the path of memocache, for a crate that re-exports it:
+///
+/// ```
+/// mod facade { pub use memocache; }
+///
+/// #[memocache::cached(crate = facade::memocache)]
+/// fn double(n: u64) -> u64 { n * 2 }
+/// # assert_eq!(double(2), 4);
+/// ```
+///
+/// # Types that cannot be cached
+///
+/// Every part of the key must be `Hash + Eq + Clone + Send + 'static`, and
+/// the cached value `Clone + Send + 'static` (see `memocache::bounds`); the
+/// error points at the argument or return type and says the fix (`#[skip]`,
+/// `key = ...`, an `Arc<T>`). A handle whose name is already taken in the
+/// module (say, a `static SQUARE` next to `fn square`) is reported by rustc
+/// as "the name `SQUARE` is defined multiple times", pointing at the
+/// function's name: rename the handle with `name = ...`.
 #[proc_macro_attribute]
 pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
     memoize(Flavor::Sync, args.into(), item.into()).into()
@@ -183,6 +386,25 @@ pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
 /// expired value for up to that long while one background task runs the body
 /// again, so every argument must be owned (`Send + 'static`), and the
 /// function cannot be a method.
+///
+/// ```
+/// use std::time::Duration;
+/// use memocache::async_cached;
+///
+/// const RATE_TTL: Duration = Duration::from_secs(60);
+///
+/// #[async_cached(ttl = RATE_TTL, refresh_ahead = "10s", namespace = "fx:rate")]
+/// async fn rate(currency: String) -> Result<f64, String> {
+///     Ok(if currency == "EUR" { 1.1 } else { 1.0 })
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// RATE.set_size(1_000).unwrap(); // at start-up, before first use
+/// assert_eq!(rate("EUR".into()).await, Ok(1.1));
+/// assert_eq!(RATE.get("EUR").await, Some(1.1));
+/// # }
+/// ```
 #[proc_macro_attribute]
 pub fn async_cached(args: TokenStream, item: TokenStream) -> TokenStream {
     memoize(Flavor::Async, args.into(), item.into()).into()

@@ -100,6 +100,12 @@ fn error(problem: Problem, role: Role) -> syn::Error {
                     "cannot cache an `impl Future`:".to_string(),
                     "write the function as an `async fn` and memoize it with #[async_cached]".to_string(),
                 ),
+                Role::Value if tokens.to_string().contains("IntoResponse") => (
+                    "cannot cache an `impl IntoResponse`:".to_string(),
+                    "return a concrete type that is `Clone`, such as `Json<T>`, `String` or `(StatusCode, Json<T>)` \
+                     (an axum `Response` is not `Clone`: cache the data, and build the response from it in the handler)"
+                        .to_string(),
+                ),
                 Role::Value => (
                     "cannot cache a value of an `impl Trait` type:".to_string(),
                     "return a concrete type (or a `Box<dyn Trait>`)".to_string(),

@@ -17,6 +17,7 @@
 //! Users depend on the `memocache` crate, which re-exports this one.
 #![deny(missing_docs)]
 
+pub mod bounds;
 mod call;
 mod clock;
 mod config;
@@ -30,6 +31,7 @@ mod stats;
 
 #[cfg(feature = "tokio")]
 pub use call::async_call::{call_async, call_async_refreshing, AsyncCache};
+pub use call::configure::{AlreadyInUse, Settings};
 pub use call::sync_call::{call_sync, call_sync_in, Cache};
 pub use clock::{Clock, MockTime, Ticks};
 pub use config::{Capacity, Config, DEFAULT_SIZE, DEFAULT_STALE_RETRY};

@@ -27,7 +27,7 @@ use crate::stats::Stats;
 /// The same store as [`crate::Cache`]; invalidation and clearing are `async` so
 /// that remote tiers can take part in them.
 pub struct AsyncCache<K: Send, V: Send> {
-    core: LazyTiers<K, V>,
+    pub(crate) core: LazyTiers<K, V>,
 }
 
 handle_basics!(AsyncCache);

@@ -5,6 +5,7 @@ use std::borrow::Borrow;
 use std::hash::Hash;
 use std::sync::OnceLock;
 
+use crate::call::configure::Pending;
 use crate::call::step::Mode;
 use crate::clock::Clock;
 use crate::config::Config;
@@ -25,6 +26,8 @@ pub(crate) struct Tiers<K: Send, V: Send> {
 pub(crate) struct LazyTiers<K: Send, V: Send> {
     pub(crate) config: Config<V>,
     remote: Option<RemoteFactory<K, V>>,
+    /// Size and TTLs set at run time, laid over `config` on first use.
+    pub(crate) pending: Pending,
     tiers: OnceLock<Tiers<K, V>>,
 }
 
@@ -33,6 +36,7 @@ impl<K: Send, V: Send> LazyTiers<K, V> {
         Self {
             config,
             remote,
+            pending: Pending::new(),
             tiers: OnceLock::new(),
         }
     }
@@ -49,8 +53,9 @@ where
     }
 
     fn build(&self, clock: Clock) -> Tiers<K, V> {
-        let remote = self.remote.map(|make| make(&self.config));
-        let mut memory = MemoryStore::with_clock(self.config, clock);
+        let config = self.pending.seal(self.config);
+        let remote = self.remote.map(|make| make(&config));
+        let mut memory = MemoryStore::with_clock(config, clock);
         memory.set_inbox(remote.as_ref().and_then(|remote| remote.invalidations()));
         Tiers { memory, remote }
     }

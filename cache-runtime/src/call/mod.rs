@@ -3,6 +3,7 @@
 
 #[cfg(feature = "tokio")]
 pub(crate) mod async_call;
+pub(crate) mod configure;
 pub(crate) mod handle;
 pub(crate) mod step;
 pub(crate) mod sync_call;

@@ -26,7 +26,7 @@ use crate::stats::Stats;
 /// With a remote tier (`store = "redis"`), every method reaches it too,
 /// waiting for it no longer than its deadline.
 pub struct Cache<K: Send, V: Send> {
-    core: LazyTiers<K, V>,
+    pub(crate) core: LazyTiers<K, V>,
 }
 
 handle_basics!(Cache);
