@@ -30,10 +30,20 @@ pub use memocache_macros::async_cached;
 pub use memocache_macros::cached;
 #[cfg(feature = "tokio")]
 pub use memocache_runtime::AsyncCache;
+pub use memocache_runtime::{registry, CacheReport, Kind, Storage};
 pub use memocache_runtime::{
     Cache, Capacity, Clock, Config, Fetched, Lookup, MemoryStore, MockTime, RemoteFactory,
     RemoteFuture, RemoteStats, RemoteTier, Stats, DEFAULT_SIZE,
 };
+
+/// Every cache's counters on the [`metrics`](https://docs.rs/metrics) facade
+/// (feature `metrics`), read when [`export`](metrics::export) is called
+/// (from the scrape handler, or on an interval with
+/// [`export_every`](metrics::export_every)), never written on a hit.
+#[cfg(feature = "metrics")]
+pub mod metrics {
+    pub use memocache_runtime::metrics::*;
+}
 
 /// The Redis store (feature `redis`): where Redis is and how long to wait for
 /// it, and the codecs of its values.
