@@ -4,6 +4,7 @@ use std::sync::{Arc, Weak};
 
 use crate::http::cache::Shared;
 use crate::http::{HttpCache, Store};
+use crate::stats::Stats;
 use crate::watch::registry::{self, CacheReport, Kind, Storage, Watched};
 
 /// Lists `cache` in the registry, weakly.
@@ -29,7 +30,13 @@ impl Watched for Weak<Shared> {
             },
             capacity: http.store.capacity,
             ttl: Some(cache.shared.settings.ttl),
-            stats: http.store,
+            // Its answers, rather than its store's lookups (a response that
+            // varies takes two, an invalidated one is found then refused).
+            stats: Stats {
+                hits: http.hits,
+                misses: http.misses,
+                ..http.store
+            },
             http: Some(http),
         })
     }

@@ -59,8 +59,9 @@ pub struct CacheReport {
     /// may differ. Serialized as seconds, a float.
     #[cfg_attr(feature = "serde", serde(serialize_with = "optional_seconds"))]
     pub ttl: Option<Duration>,
-    /// Its counters. For an HTTP cache these are its store's: a load is a
-    /// run of the handler, and a response that varies takes two lookups.
+    /// Its counters. For an HTTP cache, `hits` and `misses` are its answers
+    /// (`X-Cache: HIT`, `304`s included, and `MISS`), the other counters its
+    /// store's: a load is a run of the handler.
     pub stats: Stats,
     /// What an HTTP cache answered (hits, `304`s, bypasses...); `None` for a
     /// function's cache.
