@@ -227,3 +227,46 @@ async fn an_http_cache_is_listed_once_with_its_answers() {
         "gone with its last clone"
     );
 }
+
+/// A Redis cache and a tiered one are listed as such, with their remote
+/// tier's counters. No server is needed: the URL is a loopback port nothing
+/// listens on, so every Redis operation fails open and counts as an error.
+#[cfg(feature = "redis")]
+#[test]
+fn redis_and_tiered_caches_are_listed_with_their_remote_counters() {
+    use memocache::redis::{configure_namespace, RedisSettings};
+
+    #[cached(store = "redis", namespace = "registry::redis")]
+    fn remote_only(n: u64) -> u64 {
+        n
+    }
+
+    #[cached(store = "redis", size = 10, namespace = "registry::tiered")]
+    fn tiered(n: u64) -> u64 {
+        n
+    }
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("redis://{}", closed.local_addr().unwrap());
+    drop(closed); // nothing listens there now
+    for namespace in ["registry::redis", "registry::tiered"] {
+        configure_namespace(namespace, RedisSettings::default().url(url.clone()))
+            .expect("configured before first use");
+    }
+    assert_eq!(remote_only(1), 1, "fail-open");
+    assert_eq!(tiered(2), 2, "fail-open");
+
+    for (namespace, store) in [
+        ("registry::redis", Storage::Redis),
+        ("registry::tiered", Storage::Tiered),
+    ] {
+        let listed = report(namespace).expect("listed on first use");
+        assert_eq!((listed.kind, listed.store), (Kind::Function, store));
+        let remote = listed.stats.remote.expect("the remote tier's counters");
+        assert!(
+            remote.errors + remote.timeouts > 0,
+            "{namespace}: {remote:?}"
+        );
+        assert_eq!(listed.stats.loads, 1, "{namespace}");
+    }
+}
