@@ -3,12 +3,14 @@
 //!
 //! Each thread bumps its own [`ThreadCounters`] (a plain load and store, no
 //! locked instruction); [`Counters::add_to`] sums them when someone asks.
+//! Loads are counted apart, in atomics of the cache (see [`Loads`]).
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crossbeam_utils::CachePadded;
 use parking_lot::Mutex;
 
 use crate::remote::tier::RemoteStats;
@@ -139,21 +141,12 @@ pub(crate) struct ThreadCounters {
     errors: AtomicU64,
     /// Misses, counted as the call claimed its key, that the remote tier then answered.
     remote_hits: AtomicU64,
-    loads: AtomicU64,
-    load_failures: AtomicU64,
-    load_nanos: AtomicU64,
 }
 
 /// Adds one to a counter only this thread writes.
 #[inline]
 fn bump(counter: &AtomicU64) {
-    add(counter, 1);
-}
-
-/// Adds `n` to a counter only this thread writes.
-#[inline]
-fn add(counter: &AtomicU64, n: u64) {
-    counter.store(counter.load(Relaxed).wrapping_add(n), Relaxed);
+    counter.store(counter.load(Relaxed).wrapping_add(1), Relaxed);
 }
 
 impl ThreadCounters {
@@ -175,25 +168,40 @@ impl ThreadCounters {
     pub(crate) fn remote_hit(&self) {
         bump(&self.remote_hits);
     }
+}
 
+/// The loads of one cache, counted with atomic adds: a load runs the body,
+/// so it is never on the hit path, and it must not reach this thread's
+/// counters through the store's per-thread map, whose first use on a thread
+/// would break calls made later from that thread's thread-local destructors
+/// (`tests/thread_slot.rs`); an async body may also end on another thread
+/// than the one whose counters its call used.
+#[derive(Default)]
+pub(crate) struct Loads {
+    loads: AtomicU64,
+    failures: AtomicU64,
+    nanos: AtomicU64,
+}
+
+impl Loads {
     /// Counts one run of the body that took `took`; `failed`: it gave the
     /// cache nothing to keep.
-    pub(crate) fn load(&self, took: Duration, failed: bool) {
-        bump(&self.loads);
+    pub(crate) fn count(&self, took: Duration, failed: bool) {
+        self.loads.fetch_add(1, Relaxed);
         if failed {
-            bump(&self.load_failures);
+            self.failures.fetch_add(1, Relaxed);
         }
-        add(
-            &self.load_nanos,
-            u64::try_from(took.as_nanos()).unwrap_or(u64::MAX),
-        );
+        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        self.nanos.fetch_add(nanos, Relaxed);
     }
 }
 
-/// Every thread's counters of one cache.
+/// Every thread's counters of one cache, and its loads.
 #[derive(Default)]
 pub(crate) struct Counters {
     threads: Mutex<Vec<Arc<ThreadCounters>>>,
+    // Apart from the lock word, which every new thread of the cache writes.
+    pub(crate) loads: CachePadded<Loads>,
 }
 
 impl Counters {
@@ -208,17 +216,15 @@ impl Counters {
     pub(crate) fn add_to(&self, into: &mut Stats) {
         // A task may count its miss on one thread and its remote hit on another.
         let mut remote_hits = 0;
-        let mut load_nanos = 0u64;
         for counters in self.threads.lock().iter() {
             into.hits += counters.hits.load(Relaxed);
             into.misses += counters.misses.load(Relaxed);
             into.errors += counters.errors.load(Relaxed);
-            into.loads += counters.loads.load(Relaxed);
-            into.load_failures += counters.load_failures.load(Relaxed);
-            load_nanos = load_nanos.saturating_add(counters.load_nanos.load(Relaxed));
             remote_hits += counters.remote_hits.load(Relaxed);
         }
-        into.load_time += Duration::from_nanos(load_nanos);
+        into.loads += self.loads.loads.load(Relaxed);
+        into.load_failures += self.loads.failures.load(Relaxed);
+        into.load_time += Duration::from_nanos(self.loads.nanos.load(Relaxed));
         into.hits += remote_hits;
         into.misses = into.misses.saturating_sub(remote_hits);
     }
@@ -240,8 +246,8 @@ mod tests {
                     }
                     mine.miss();
                     mine.error();
-                    mine.load(Duration::from_millis(3), false);
-                    mine.load(Duration::from_millis(5), true);
+                    counters.loads.count(Duration::from_millis(3), false);
+                    counters.loads.count(Duration::from_millis(5), true);
                 });
             }
         });

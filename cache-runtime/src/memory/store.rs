@@ -487,6 +487,12 @@ where
         self.local().counters.miss();
     }
 
+    /// Counts one run of the body that took `took`; `failed`: it gave the
+    /// cache nothing to keep.
+    pub(crate) fn record_load(&self, took: Duration, failed: bool) {
+        self.counters.loads.count(took, failed);
+    }
+
     /// Counts a hit that [`MemoryStore::lookup`] left to the caller.
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) fn record_hit(&self) {

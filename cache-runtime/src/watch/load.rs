@@ -46,8 +46,7 @@ impl<K: Hash + Eq + Clone + Send, V: Clone + Send> Timer<'_, K, V> {
     fn finish(&mut self, failed: bool) {
         self.armed = false;
         let took = self.started.elapsed();
-        // This thread's counters: an async body may end on another thread than it began.
-        self.store.local().counters.load(took, failed);
+        self.store.record_load(took, failed);
         trace(self.store.config().namespace_str(), took, failed);
     }
 }
