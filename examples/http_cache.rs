@@ -8,9 +8,14 @@
 //! - a product API: `GET /products` and `GET /products/{id}` are cached for a
 //!   minute; `PUT /products/{id}` writes and invalidates the product's path
 //!   and the list, so the next read sees the write;
-//! - `GET /stats`: what both caches did.
+//! - `GET /stats`: what both caches did;
+//! - `GET /metrics`: every cache's counters in the Prometheus text format
+//!   (`memocache::metrics::export()` on a `metrics-exporter-prometheus`
+//!   recorder, whose own HTTP listener is off);
+//! - `GET /cache/stats`: `memocache::registry()` as JSON: every cache of the
+//!   process, its settings and its stats.
 //!
-//! Run with `cargo run -p memocache-examples --example http_cache --features http` (listens on
+//! Run with `cargo run -p memocache-examples --example http_cache --features http,serde,metrics` (listens on
 //! 127.0.0.1 at `PORT`, default 3001), then:
 //!
 //! ```text
@@ -24,6 +29,8 @@
 //!      -d '{"name":"Mug","price_cents":900}'
 //! curl -i localhost:3001/products/1           # X-Cache: MISS: the write invalidated it
 //! curl -s localhost:3001/stats
+//! curl -s localhost:3001/metrics              # memocache_hits_total{namespace="example:weather"} 1 ...
+//! curl -s localhost:3001/cache/stats          # [{"namespace":"example:weather","kind":"http",...}]
 //! ```
 //!
 //! The router is built by [`app`], so that `tests/http_example.rs` drives it
@@ -31,15 +38,17 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use memocache::http::{HttpCache, HttpStats};
+use memocache::CacheReport;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
 
@@ -113,6 +122,21 @@ pub struct AppState {
     pub products: Arc<RwLock<BTreeMap<u64, Product>>>,
     pub weather_cache: HttpCache,
     pub product_cache: HttpCache,
+    /// Renders what the process's Prometheus recorder holds.
+    pub prometheus: PrometheusHandle,
+}
+
+/// The process's Prometheus recorder, installed on first use (a process
+/// has one global recorder).
+fn prometheus() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            PrometheusBuilder::new()
+                .install_recorder()
+                .expect("no other metrics recorder is installed")
+        })
+        .clone()
 }
 
 impl AppState {
@@ -146,6 +170,7 @@ impl AppState {
             product_cache: HttpCache::builder("example:products")
                 .ttl(PRODUCT_TTL)
                 .build(),
+            prometheus: prometheus(),
         }
     }
 }
@@ -236,6 +261,20 @@ pub async fn stats(State(state): State<AppState>) -> Json<StatsBody> {
     })
 }
 
+/// `GET /metrics`: every cache's counters, read now, as Prometheus text.
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    memocache::metrics::export();
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.prometheus.render(),
+    )
+}
+
+/// `GET /cache/stats`: every cache of the process, as JSON.
+pub async fn cache_stats() -> Json<Vec<CacheReport>> {
+    Json(memocache::registry())
+}
+
 /// The service: each cache layered on the routes it caches (`route_layer`
 /// wraps the `GET` handlers only; `PUT` passes by).
 pub fn app(state: AppState) -> Router {
@@ -252,6 +291,8 @@ pub fn app(state: AppState) -> Router {
             get(get_product).route_layer(product_cache).put(put_product),
         )
         .route("/stats", get(stats))
+        .route("/metrics", get(metrics))
+        .route("/cache/stats", get(cache_stats))
         .with_state(state)
 }
 
@@ -268,6 +309,8 @@ async fn main() {
     println!("  curl -i localhost:{port}/weather/paris   (twice: MISS, then HIT)");
     println!("  curl -i localhost:{port}/products/1");
     println!("  curl -s localhost:{port}/stats");
+    println!("  curl -s localhost:{port}/metrics");
+    println!("  curl -s localhost:{port}/cache/stats");
     axum::serve(listener, app(AppState::new()))
         .await
         .expect("server error");

@@ -66,12 +66,22 @@ pub use memocache_runtime::Cache;
 /// assert_eq!(stats.hit_ratio(), 0.25);
 /// ```
 pub use memocache_runtime::Stats;
+pub use memocache_runtime::{registry, CacheReport, Kind, Storage};
 pub use memocache_runtime::{
     AlreadyInUse, Capacity, Clock, Config, Fetched, Lookup, MemoryStore, MockTime, RemoteFactory,
     RemoteFuture, RemoteStats, RemoteTier, Settings, DEFAULT_SIZE, DEFAULT_STALE_RETRY,
 };
 
 pub use memocache_runtime::bounds;
+
+/// Every cache's counters on the [`metrics`](https://docs.rs/metrics) facade
+/// (feature `metrics`), read when [`export`](metrics::export) is called
+/// (from the scrape handler, or on an interval with
+/// [`export_every`](metrics::export_every)), never written on a hit.
+#[cfg(feature = "metrics")]
+pub mod metrics {
+    pub use memocache_runtime::metrics::*;
+}
 
 /// The Redis store (feature `redis`): where Redis is and how long to wait for
 /// it, and the codecs of its values.

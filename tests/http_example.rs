@@ -1,11 +1,12 @@
 //! Drives the router of `examples/http_cache.rs` through
 //! `tower::ServiceExt::oneshot`: the weather endpoint calls its slow
 //! upstream once per city per 5 minutes and answers conditional requests
-//! with `304`; a `PUT` invalidates the product and the list.
+//! with `304`; a `PUT` invalidates the product and the list; `/metrics` and
+//! `/cache/stats` show both caches' exact counters.
 //!
 //! Tokio's clock is paused, so the one-second upstream costs no wall time
 //! and the time a request takes on that clock is exact.
-#![cfg(feature = "http")]
+#![cfg(all(feature = "http", feature = "serde", feature = "metrics"))]
 
 #[path = "../examples/http_cache.rs"]
 #[allow(dead_code)]
@@ -119,4 +120,68 @@ async fn the_weather_and_product_endpoints_cache_validate_and_invalidate() {
     assert_eq!(stats["weather"]["hits"], 2);
     assert_eq!(stats["weather"]["not_modified"], 1);
     assert_eq!(stats["products"]["uncacheable"], 1);
+
+    let (status, headers, text, _) = get("/metrics", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let metrics = prometheus_values(&text);
+    for (namespace, hits, misses, loads, failures, entries) in [
+        ("example:weather", 2.0, 2.0, 2.0, 0.0, 2.0),
+        ("example:products", 2.0, 5.0, 5.0, 1.0, 2.0),
+    ] {
+        let value = |name: &str| metrics[&format!("{name}{{namespace=\"{namespace}\"}}")];
+        assert_eq!(value("memocache_hits_total"), hits, "{namespace}");
+        assert_eq!(value("memocache_misses_total"), misses, "{namespace}");
+        assert_eq!(value("memocache_loads_total"), loads, "{namespace}");
+        assert_eq!(
+            value("memocache_load_failures_total"),
+            failures,
+            "{namespace}"
+        );
+        assert_eq!(value("memocache_entries"), entries, "{namespace}");
+        assert_eq!(value("memocache_evictions_total"), 0.0, "{namespace}");
+        assert_eq!(value("memocache_expirations_total"), 0.0, "{namespace}");
+        assert_eq!(value("memocache_errors_total"), 0.0, "{namespace}");
+        assert!(
+            value("memocache_load_nanoseconds_total") > 0.0,
+            "{namespace}"
+        );
+    }
+
+    let (status, _, reports, _) = get("/cache/stats", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let reports: Vec<Value> = serde_json::from_str(&reports).unwrap();
+    assert_eq!(reports.len(), 2, "the two HTTP caches: {reports:?}");
+    let weather = &reports[0];
+    assert_eq!(weather["namespace"], "example:weather");
+    assert_eq!(
+        (&weather["kind"], &weather["store"]),
+        (&json!("http"), &json!("memory"))
+    );
+    assert_eq!(
+        (&weather["capacity"], &weather["ttl"]),
+        (&json!(10_000), &json!(300.0))
+    );
+    assert_eq!(weather["stats"]["hits"], 2);
+    assert_eq!(weather["stats"]["loads"], 2);
+    assert_eq!(weather["http"]["not_modified"], 1);
+    let products = &reports[1];
+    assert_eq!(products["namespace"], "example:products");
+    assert_eq!(products["ttl"], 60.0);
+    assert_eq!(products["stats"]["load_failures"], 1);
+    assert_eq!(products["http"]["invalidations"], 2);
+}
+
+/// The samples of a Prometheus text page, by name and labels.
+fn prometheus_values(text: &str) -> std::collections::HashMap<String, f64> {
+    text.lines()
+        .filter(|line| !line.starts_with('#') && !line.is_empty())
+        .map(|line| {
+            let (series, value) = line.rsplit_once(' ').expect("a sample line");
+            (series.to_owned(), value.parse().expect("a number"))
+        })
+        .collect()
 }

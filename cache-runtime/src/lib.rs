@@ -12,7 +12,10 @@
 //!   (`redis_key`) and back (`parse_key`), and the envelope a value is stored
 //!   in (`seal`, `open`, `Codec`);
 //! - with the `http` feature, [`http::HttpCache`]: a tower layer caching
-//!   whole HTTP responses on these stores.
+//!   whole HTTP responses on these stores;
+//! - [`registry`]: every cache of the process and its [`Stats`] (loads and
+//!   their time included), `Serialize` with the `serde` feature, and with
+//!   the `metrics` feature their export to the `metrics` facade.
 //!
 //! Users depend on the `memocache` crate, which re-exports this one.
 #![deny(missing_docs)]
@@ -28,6 +31,7 @@ mod probe;
 mod remote;
 mod shape;
 mod stats;
+mod watch;
 
 #[cfg(feature = "tokio")]
 pub use call::async_call::{call_async, call_async_refreshing, AsyncCache};
@@ -56,3 +60,6 @@ pub use remote::{
 };
 pub use shape::{Fallible, Plain, ReturnShape};
 pub use stats::Stats;
+#[cfg(feature = "metrics")]
+pub use watch::metrics;
+pub use watch::registry::{registry, CacheReport, Kind, Storage};

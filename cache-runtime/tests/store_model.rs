@@ -284,6 +284,7 @@ impl Model {
             len: self.lru.len(),
             capacity: Some(self.setup.size),
             remote: None,
+            ..Stats::default()
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::borrow::Borrow;
 use std::hash::Hash;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use crate::call::configure::Pending;
 use crate::call::step::Mode;
@@ -19,7 +19,8 @@ use crate::stats::Stats;
 /// tier behind it, if the cache has one.
 pub(crate) struct Tiers<K: Send, V: Send> {
     pub(crate) memory: MemoryStore<K, V>,
-    pub(crate) remote: Option<Box<dyn RemoteTier<K, V>>>,
+    // An `Arc` so that the registry can hold it weakly; the hit path never reads it.
+    pub(crate) remote: Option<Arc<dyn RemoteTier<K, V>>>,
 }
 
 /// The lazily built tiers of a handle living in a `static`.
@@ -28,16 +29,35 @@ pub(crate) struct LazyTiers<K: Send, V: Send> {
     remote: Option<RemoteFactory<K, V>>,
     /// Size and TTLs set at run time, laid over `config` on first use.
     pub(crate) pending: Pending,
+    /// Lists the tiers in the registry once they are built (`None`: their
+    /// owner, an HTTP cache, lists itself).
+    enlist: Option<fn(&Tiers<K, V>)>,
     tiers: OnceLock<Tiers<K, V>>,
 }
 
-impl<K: Send, V: Send> LazyTiers<K, V> {
+impl<K, V> LazyTiers<K, V>
+where
+    K: Hash + Eq + Clone + Send + 'static,
+    V: Clone + Send + 'static,
+{
     pub(crate) const fn new(config: Config<V>, remote: Option<RemoteFactory<K, V>>) -> Self {
         Self {
             config,
             remote,
             pending: Pending::new(),
+            enlist: Some(crate::watch::registry::enlist_tiers::<K, V>),
             tiers: OnceLock::new(),
+        }
+    }
+}
+
+impl<K: Send, V: Send> LazyTiers<K, V> {
+    /// Leaves these tiers out of the registry.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn unlisted(self) -> Self {
+        Self {
+            enlist: None,
+            ..self
         }
     }
 }
@@ -54,10 +74,15 @@ where
 
     fn build(&self, clock: Clock) -> Tiers<K, V> {
         let config = self.pending.seal(self.config);
-        let remote = self.remote.map(|make| make(&config));
+        let remote: Option<Arc<dyn RemoteTier<K, V>>> =
+            self.remote.map(|make| make(&config).into());
         let mut memory = MemoryStore::with_clock(config, clock);
         memory.set_inbox(remote.as_ref().and_then(|remote| remote.invalidations()));
-        Tiers { memory, remote }
+        let tiers = Tiers { memory, remote };
+        if let Some(enlist) = self.enlist {
+            enlist(&tiers);
+        }
+        tiers
     }
 
     pub(crate) fn use_clock(&self, clock: Clock) -> bool {
@@ -73,9 +98,7 @@ where
         let tiers = self.get();
         let mut stats = tiers.memory.stats();
         if let Some(remote) = &tiers.remote {
-            let remote = remote.stats();
-            stats.errors += remote.errors + remote.timeouts;
-            stats.remote = Some(remote);
+            stats.add_remote(remote.stats());
         }
         stats
     }
@@ -139,8 +162,13 @@ where
 /// `AsyncCache`, have in the same form (each has a `core: LazyTiers` field).
 macro_rules! handle_basics {
     ($handle:ident) => {
-        impl<K: Send, V: Send> $handle<K, V> {
-            /// A cache configured by `config`; nothing is allocated until first use.
+        impl<K, V> $handle<K, V>
+        where
+            K: Hash + Eq + Clone + Send + 'static,
+            V: Clone + Send + 'static,
+        {
+            /// A cache configured by `config`; nothing is allocated until
+            /// first use, when it is listed in [`crate::registry`].
             pub const fn new(config: Config<V>) -> Self {
                 Self {
                     core: LazyTiers::new(config, None),
@@ -154,10 +182,20 @@ macro_rules! handle_basics {
                     core: LazyTiers::new(config, Some(remote)),
                 }
             }
+        }
 
+        impl<K: Send, V: Send> $handle<K, V> {
             /// The namespace: the function's module path and name unless set.
             pub fn namespace(&self) -> &'static str {
                 self.core.config.namespace_str()
+            }
+
+            /// The same cache, left out of the registry: its owner lists itself.
+            #[allow(dead_code)] // used by the HTTP cache's `AsyncCache` only
+            pub(crate) fn unlisted(self) -> Self {
+                Self {
+                    core: self.core.unlisted(),
+                }
             }
         }
 

@@ -22,6 +22,7 @@ use crate::memory::nesting::{self, ThreadTag};
 use crate::memory::store::MemoryStore;
 use crate::remote::tier::{Claimed, Fetched, RemoteFuture};
 use crate::shape::ReturnShape;
+use crate::watch::load::load;
 
 /// How a caller waits: blocking its thread, or yielding its task.
 pub(crate) trait Mode {
@@ -172,7 +173,7 @@ where
             Claim::Wait { latch, stale } => match M::wait(&latch).await {
                 Outcome::Value(value) => return S::from_value(value),
                 Outcome::Failed => {
-                    let returned = body.run().await;
+                    let returned = load::<K, V, R, S>(&tiers.memory, body.run()).await;
                     let stale = stale.map(|s| s.value);
                     return settle::<M, K, V, S, R>(tiers, key, returned, stale).await;
                 }
@@ -182,7 +183,7 @@ where
                 }
             },
             Claim::Reentrant { stale } => {
-                let returned = body.run().await;
+                let returned = load::<K, V, R, S>(&tiers.memory, body.run()).await;
                 let stale = stale.map(|s| s.value);
                 return settle::<M, K, V, S, R>(tiers, key, returned, stale).await;
             }
@@ -232,7 +233,7 @@ where
             }
         }
     }
-    let returned = body.lead(&guard).await;
+    let returned = load::<K, V, R, S>(&tiers.memory, body.lead(&guard)).await;
     let returned = match led::<K, V, R, S>(&tiers.memory, guard, returned, stale) {
         Led::Land {
             guard,
@@ -382,7 +383,8 @@ pub(crate) async fn refresh<K, V, R, S, B>(
     B: Body<R>,
 {
     // The error is dropped before the write is awaited: it need not be `Send`.
-    let Ok(value) = S::into_value(body.lead(&guard).await) else {
+    let Ok(value) = S::into_value(load::<K, V, R, S>(&tiers.memory, body.lead(&guard)).await)
+    else {
         guard.fail();
         return;
     };

@@ -15,6 +15,7 @@ use crate::memory::store::MemoryStore;
 use crate::remote::tier::RemoteFactory;
 use crate::shape::ReturnShape;
 use crate::stats::Stats;
+use crate::watch::load::load_sync;
 
 /// The cache behind one `#[cached]` function, reachable through the static the
 /// macro generates (`SLOW_SQUARE` for `fn slow_square`).
@@ -141,7 +142,7 @@ where
         Ok(seq) if tiers.remote.is_none() => {
             // Nothing to wait for: the leader's steps, with no state machine.
             let guard = LeaderGuard::new(store, hash, key, seq);
-            let returned = body();
+            let returned = load_sync::<K, V, R, S>(store, body);
             match step::led::<K, V, R, S>(store, guard, returned, None) {
                 Led::Land {
                     guard,

@@ -214,7 +214,8 @@ impl HttpCacheBuilder {
                 config,
                 crate::remote::redis_tier::<CacheKey, Stored, crate::remote::Bincode>,
             ),
-        };
+        }
+        .unlisted(); // the HTTP cache lists itself, with its own counters
         let clock = match self.clock {
             Some(clock) => {
                 cache.use_clock(clock.clone());
@@ -230,7 +231,7 @@ impl HttpCacheBuilder {
             longest
         };
         let keep_ms = u64::try_from(keep.as_millis()).unwrap_or(u64::MAX);
-        HttpCache {
+        let built = HttpCache {
             shared: Arc::new(Shared {
                 cache,
                 settings: self.settings,
@@ -240,7 +241,9 @@ impl HttpCacheBuilder {
                 namespace: self.namespace,
                 store: self.store,
             }),
-        }
+        };
+        crate::http::watch::enlist(&built);
+        built
     }
 }
 

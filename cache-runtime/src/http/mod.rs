@@ -68,6 +68,7 @@ mod policy;
 mod respond;
 mod stats;
 mod time;
+mod watch;
 
 pub use body::{BoxError, CacheBody};
 pub use cache::{

@@ -10,6 +10,7 @@ use crate::stats::Stats;
 
 /// A point-in-time summary of one [`HttpCache`](crate::http::HttpCache).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct HttpStats {
     /// Answers from the cache without running the handler (`X-Cache: HIT`),
     /// `304`s among them; a request that waited for a concurrent one with

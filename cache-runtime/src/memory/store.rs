@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::hash::{BuildHasher, Hash};
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
@@ -61,7 +61,9 @@ pub(crate) enum Lifetime {
 /// one is empty), so eviction order is exact within a shard and approximate
 /// across shards; caches under 64 entries have one shard and are exact.
 pub struct MemoryStore<K: Send, V: Send> {
-    shards: Box<[Shard<K, V>]>,
+    // Shared with the registry's weak view (`watch`): indexing an `Arc<[_]>`
+    // costs what indexing a `Box<[_]>` does.
+    shards: Arc<[Shard<K, V>]>,
     shard_mask: usize,
     pub(super) budget: Budget,
     pub(super) hasher: foldhash::fast::RandomState,
@@ -71,7 +73,7 @@ pub struct MemoryStore<K: Send, V: Send> {
     /// What a remote tier says changed, applied before any answer.
     inbox: Option<Arc<Invalidations<K>>>,
     front_slots: usize,
-    counters: Counters,
+    counters: Arc<Counters>,
     clock: Clock,
     /// Whether entries can expire; a store whose entries never expire reads no clock.
     expires: bool,
@@ -134,7 +136,7 @@ where
             uses_front: !config.sliding && config.local_tier,
             inbox: None,
             front_slots: Front::<K, V>::slots_for(capacity),
-            counters: Counters::default(),
+            counters: Arc::default(),
             clock,
             expires: config.expires(),
             config,
@@ -503,6 +505,12 @@ where
         self.local().counters.miss();
     }
 
+    /// Counts one run of the body that took `took`; `failed`: it gave the
+    /// cache nothing to keep.
+    pub(crate) fn record_load(&self, took: Duration, failed: bool) {
+        self.counters.loads.count(took, failed);
+    }
+
     /// Counts a hit that [`MemoryStore::lookup`] left to the caller.
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) fn record_hit(&self) {
@@ -511,20 +519,53 @@ where
 
     /// Sums the counters of every thread and shard.
     pub fn stats(&self) -> Stats {
-        let mut stats = Stats {
-            evictions: self.shards.iter().map(Shard::evictions).sum(),
-            expirations: self.shards.iter().map(Shard::expirations).sum(),
-            len: self.len(),
+        stats_of(&self.shards, &self.counters, self.budget.capacity())
+    }
+
+    /// A view of the store's counters that does not keep it alive.
+    pub(crate) fn watch(&self) -> StoreWatch<K, V> {
+        StoreWatch {
+            shards: Arc::downgrade(&self.shards),
+            counters: Arc::downgrade(&self.counters),
             capacity: self.budget.capacity(),
-            ..Stats::default()
-        };
-        self.counters.add_to(&mut stats);
-        stats
+        }
     }
 
     /// The number of shards.
     pub fn shard_count(&self) -> usize {
         self.shards.len()
+    }
+}
+
+fn stats_of<K, V>(shards: &[Shard<K, V>], counters: &Counters, capacity: Option<usize>) -> Stats
+where
+    K: Hash + Eq + Clone,
+    V: Clone,
+{
+    let mut stats = Stats {
+        evictions: shards.iter().map(Shard::evictions).sum(),
+        expirations: shards.iter().map(Shard::expirations).sum(),
+        len: shards.iter().map(Shard::len).sum(),
+        capacity,
+        ..Stats::default()
+    };
+    counters.add_to(&mut stats);
+    stats
+}
+
+/// The counters of a [`MemoryStore`], read without keeping it alive.
+pub(crate) struct StoreWatch<K, V> {
+    shards: Weak<[Shard<K, V>]>,
+    counters: Weak<Counters>,
+    capacity: Option<usize>,
+}
+
+impl<K: Hash + Eq + Clone, V: Clone> StoreWatch<K, V> {
+    /// The store's stats, or `None` once it is dropped.
+    pub(crate) fn stats(&self) -> Option<Stats> {
+        let shards = self.shards.upgrade()?;
+        let counters = self.counters.upgrade()?;
+        Some(stats_of(&shards, &counters, self.capacity))
     }
 }
 

@@ -67,6 +67,7 @@ pub struct RemoteLock {
 
 /// Counters of one remote tier, summed into [`crate::Stats`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct RemoteStats {
     /// Lookups answered with a usable value (fresh or stale).
     pub hits: u64,
