@@ -435,8 +435,8 @@ fn config(plan: &Plan, split: &Value) -> TokenStream {
     if let Some(stale) = &o.stale_if_error {
         chain.extend(match stale.value {
             None => quote_spanned!(stale.name.span()=> .stale_if_error()),
-            Some(window) => {
-                let window = duration(window);
+            Some(nanos) => {
+                let window = quote!(#krate::__private::Duration::from_nanos(#nanos));
                 quote_spanned!(stale.name.span()=> .stale_if_error_for(#window))
             }
         });
