@@ -34,8 +34,8 @@ handle_basics!(AsyncCache);
 
 impl<K, V> AsyncCache<K, V>
 where
-    K: Hash + Eq + Clone + Send,
-    V: Clone + Send,
+    K: Hash + Eq + Clone + Send + 'static,
+    V: Clone + Send + 'static,
 {
     /// The cached value for `key`, if live, without running the function or
     /// counting a hit: from process memory, else from the remote tier.
@@ -79,8 +79,8 @@ pub async fn call_async<K, V, R, S, F>(
     body: F,
 ) -> R
 where
-    K: Hash + Eq + Clone + Send,
-    V: Clone + Send,
+    K: Hash + Eq + Clone + Send + 'static,
+    V: Clone + Send + 'static,
     S: ReturnShape<R, Value = V>,
     F: Future<Output = R>,
 {
@@ -197,8 +197,8 @@ fn look_up<'a, K, V>(
     key: &K,
 ) -> Result<V, Claim<'a, K, V>>
 where
-    K: Hash + Eq + Clone + Send,
-    V: Clone + Send,
+    K: Hash + Eq + Clone + Send + 'static,
+    V: Clone + Send + 'static,
 {
     fn with_local<'a, K, V>(
         store: &'a MemoryStore<K, V>,
@@ -206,8 +206,8 @@ where
         key: &K,
     ) -> Result<V, Claim<'a, K, V>>
     where
-        K: Hash + Eq + Clone + Send,
-        V: Clone + Send,
+        K: Hash + Eq + Clone + Send + 'static,
+        V: Clone + Send + 'static,
     {
         store
             .front_lookup(local, key)

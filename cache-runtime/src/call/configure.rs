@@ -199,8 +199,8 @@ macro_rules! configure_methods {
     ($handle:ident) => {
         impl<K, V> $handle<K, V>
         where
-            K: Hash + Eq + Clone + Send,
-            V: Clone + Send,
+            K: Hash + Eq + Clone + Send + 'static,
+            V: Clone + Send + 'static,
         {
             /// Changes the cache's size and TTLs before its first use, from
             /// the application's configuration. `Err(AlreadyInUse)`, changing

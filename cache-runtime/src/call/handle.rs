@@ -29,34 +29,30 @@ pub(crate) struct LazyTiers<K: Send, V: Send> {
     remote: Option<RemoteFactory<K, V>>,
     /// Size and TTLs set at run time, laid over `config` on first use.
     pub(crate) pending: Pending,
-    /// Lists the tiers in the registry once they are built (`None`: their
-    /// owner, an HTTP cache, lists itself).
-    enlist: Option<fn(&Tiers<K, V>)>,
+    /// Whether the tiers are listed in the registry once built (not for an
+    /// HTTP cache's store: the cache lists itself).
+    listed: bool,
     tiers: OnceLock<Tiers<K, V>>,
 }
 
-impl<K, V> LazyTiers<K, V>
-where
-    K: Hash + Eq + Clone + Send + 'static,
-    V: Clone + Send + 'static,
-{
+// Without bounds, so that a key or value type that cannot be cached is
+// reported once, where the attribute checks it, not again here.
+impl<K: Send, V: Send> LazyTiers<K, V> {
     pub(crate) const fn new(config: Config<V>, remote: Option<RemoteFactory<K, V>>) -> Self {
         Self {
             config,
             remote,
             pending: Pending::new(),
-            enlist: Some(crate::watch::registry::enlist_tiers::<K, V>),
+            listed: true,
             tiers: OnceLock::new(),
         }
     }
-}
 
-impl<K: Send, V: Send> LazyTiers<K, V> {
     /// Leaves these tiers out of the registry.
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) fn unlisted(self) -> Self {
         Self {
-            enlist: None,
+            listed: false,
             ..self
         }
     }
@@ -64,8 +60,8 @@ impl<K: Send, V: Send> LazyTiers<K, V> {
 
 impl<K, V> LazyTiers<K, V>
 where
-    K: Hash + Eq + Clone + Send,
-    V: Clone + Send,
+    K: Hash + Eq + Clone + Send + 'static,
+    V: Clone + Send + 'static,
 {
     #[inline]
     pub(crate) fn get(&self) -> &Tiers<K, V> {
@@ -79,8 +75,8 @@ where
         let mut memory = MemoryStore::with_clock(config, clock);
         memory.set_inbox(remote.as_ref().and_then(|remote| remote.invalidations()));
         let tiers = Tiers { memory, remote };
-        if let Some(enlist) = self.enlist {
-            enlist(&tiers);
+        if self.listed {
+            crate::watch::registry::enlist_tiers(&tiers);
         }
         tiers
     }
@@ -162,11 +158,7 @@ where
 /// `AsyncCache`, have in the same form (each has a `core: LazyTiers` field).
 macro_rules! handle_basics {
     ($handle:ident) => {
-        impl<K, V> $handle<K, V>
-        where
-            K: Hash + Eq + Clone + Send + 'static,
-            V: Clone + Send + 'static,
-        {
+        impl<K: Send, V: Send> $handle<K, V> {
             /// A cache configured by `config`; nothing is allocated until
             /// first use, when it is listed in [`crate::registry`].
             pub const fn new(config: Config<V>) -> Self {
@@ -201,8 +193,8 @@ macro_rules! handle_basics {
 
         impl<K, V> $handle<K, V>
         where
-            K: Hash + Eq + Clone + Send,
-            V: Clone + Send,
+            K: Hash + Eq + Clone + Send + 'static,
+            V: Clone + Send + 'static,
         {
             /// Makes the cache read `clock` (for example [`Clock::mock`] in tests).
             /// Returns `false`, changing nothing, if the cache was already used.

@@ -34,8 +34,8 @@ handle_basics!(Cache);
 
 impl<K, V> Cache<K, V>
 where
-    K: Hash + Eq + Clone + Send,
-    V: Clone + Send,
+    K: Hash + Eq + Clone + Send + 'static,
+    V: Clone + Send + 'static,
 {
     /// The cached value for `key`, if live, without running the function or
     /// counting a hit: from process memory, else from the remote tier.
@@ -74,8 +74,8 @@ where
 #[inline]
 pub fn call_sync<K, V, R, S, F>(cache: &Cache<K, V>, key: K, _shape: S, body: F) -> R
 where
-    K: Hash + Eq + Clone + Send,
-    V: Clone + Send,
+    K: Hash + Eq + Clone + Send + 'static,
+    V: Clone + Send + 'static,
     S: ReturnShape<R, Value = V>,
     F: FnOnce() -> R,
 {
@@ -94,8 +94,8 @@ pub fn call_sync_in<K, V, R, S, F>(
     body: F,
 ) -> R
 where
-    K: Hash + Eq + Clone + Send,
-    V: Clone + Send,
+    K: Hash + Eq + Clone + Send + 'static,
+    V: Clone + Send + 'static,
     S: ReturnShape<R, Value = V>,
     F: FnOnce() -> R,
 {
@@ -115,8 +115,8 @@ where
 #[inline]
 fn serve<K, V, R, S, F>(tiers: &Tiers<K, V>, local: &Local<K, V>, key: K, body: F) -> R
 where
-    K: Hash + Eq + Clone + Send,
-    V: Clone + Send,
+    K: Hash + Eq + Clone + Send + 'static,
+    V: Clone + Send + 'static,
     S: ReturnShape<R, Value = V>,
     F: FnOnce() -> R,
 {
@@ -131,8 +131,8 @@ where
 #[inline(never)]
 fn miss<K, V, R, S, F>(tiers: &Tiers<K, V>, local: &Local<K, V>, hash: u64, key: K, body: F) -> R
 where
-    K: Hash + Eq + Clone + Send,
-    V: Clone + Send,
+    K: Hash + Eq + Clone + Send + 'static,
+    V: Clone + Send + 'static,
     S: ReturnShape<R, Value = V>,
     F: FnOnce() -> R,
 {
